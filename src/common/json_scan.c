@@ -1,0 +1,295 @@
+/*
+ * json_scan.c - see json_scan.h.
+ *
+ * The skipper is iterative with a bit stack (1 = inside an object, 0 = an
+ * array), so a hostile body nested thousands deep costs 8 KB of C stack and
+ * no recursion.
+ */
+#include "common/json_scan.h"
+
+#include <string.h>
+
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void skip_ws(const char *s, size_t n, size_t *i)
+{
+    while (*i < n && is_ws(s[*i]))
+        (*i)++;
+}
+
+bool json_skip_ws_to_end(const char *s, size_t n, size_t *i)
+{
+    skip_ws(s, n, i);
+    return *i == n;
+}
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* s[*i] is the opening quote. */
+static int skip_string(const char *s, size_t n, size_t *i, unsigned *flags, bool *escaped)
+{
+    size_t j = *i + 1;
+    while (j < n) {
+        unsigned char c = (unsigned char)s[j];
+        if (c == '"') {
+            *i = j + 1;
+            return 0;
+        }
+        if (c == '\\') {
+            if (escaped)
+                *escaped = true;
+            if (j + 1 >= n)
+                break;
+            char e = s[j + 1];
+            if (e == 'u') {
+                if (j + 5 >= n || !is_hex(s[j + 2]) || !is_hex(s[j + 3]) || !is_hex(s[j + 4]) ||
+                    !is_hex(s[j + 5])) {
+                    *i = j;
+                    return -1;
+                }
+                if (memcmp(s + j + 2, "0000", 4) == 0)
+                    *flags |= JSON_SCAN_NUL_ESCAPE;
+                j += 6;
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", e) || e == '\0') {
+                *i = j;
+                return -1;
+            }
+            j += 2;
+            continue;
+        }
+        if (c < 0x20)
+            *flags |= JSON_SCAN_CTRL_CHAR;
+        j++;
+    }
+    *i = j;
+    return -1;
+}
+
+static int skip_scalar(const char *s, size_t n, size_t *i)
+{
+    size_t j = *i;
+    char c = s[j];
+    if (c == 't' || c == 'f' || c == 'n') {
+        const char *lit = c == 't' ? "true" : c == 'f' ? "false" : "null";
+        size_t k = strlen(lit);
+        if (j + k > n || memcmp(s + j, lit, k) != 0)
+            return -1;
+        *i = j + k;
+        return 0;
+    }
+    /* number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+    if (s[j] == '-')
+        j++;
+    if (j >= n || s[j] < '0' || s[j] > '9')
+        return -1;
+    if (s[j] == '0')
+        j++;
+    else
+        while (j < n && s[j] >= '0' && s[j] <= '9')
+            j++;
+    if (j < n && s[j] == '.') {
+        j++;
+        if (j >= n || s[j] < '0' || s[j] > '9')
+            return -1;
+        while (j < n && s[j] >= '0' && s[j] <= '9')
+            j++;
+    }
+    if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+        j++;
+        if (j < n && (s[j] == '+' || s[j] == '-'))
+            j++;
+        if (j >= n || s[j] < '0' || s[j] > '9')
+            return -1;
+        while (j < n && s[j] >= '0' && s[j] <= '9')
+            j++;
+    }
+    *i = j;
+    return 0;
+}
+
+#define BIT_GET(st, d) (((st)[(d) >> 3] >> ((d)&7)) & 1)
+#define BIT_SET(st, d, v)                                                                          \
+    ((st)[(d) >> 3] = (unsigned char)(((st)[(d) >> 3] & ~(1u << ((d)&7))) | ((v) << ((d)&7))))
+
+int json_skip_value(const char *s, size_t n, size_t *i, struct json_scan_info *info)
+{
+    unsigned char stack[JSON_SCAN_MAX_DEPTH / 8]; /* bit d: level d+1 is an object */
+    int depth = 0, max_depth = 0;
+    unsigned flags = 0;
+    skip_ws(s, n, i);
+    for (;;) {
+        /* read a value */
+        if (*i >= n)
+            return -1;
+        char c = s[*i];
+        if (c == '{' || c == '[') {
+            if (depth >= JSON_SCAN_MAX_DEPTH)
+                return -1;
+            BIT_SET(stack, depth, c == '{' ? 1u : 0u);
+            depth++;
+            if (depth > max_depth)
+                max_depth = depth;
+            (*i)++;
+            skip_ws(s, n, i);
+            if (*i < n && s[*i] == (c == '{' ? '}' : ']')) {
+                (*i)++;
+                depth--;
+                goto after_value;
+            }
+            if (c == '{')
+                goto read_key;
+            continue;
+        } else if (c == '"') {
+            if (skip_string(s, n, i, &flags, NULL))
+                return -1;
+        } else {
+            if (skip_scalar(s, n, i))
+                return -1;
+        }
+    after_value:
+        if (depth == 0) {
+            if (info) {
+                info->flags |= flags;
+                if (max_depth > info->max_depth)
+                    info->max_depth = max_depth;
+            }
+            return 0;
+        }
+        skip_ws(s, n, i);
+        if (*i >= n)
+            return -1;
+        {
+            char close = BIT_GET(stack, depth - 1) ? '}' : ']';
+            if (s[*i] == close) {
+                (*i)++;
+                depth--;
+                goto after_value;
+            }
+        }
+        if (s[*i] != ',')
+            return -1;
+        (*i)++;
+        skip_ws(s, n, i);
+        if (!BIT_GET(stack, depth - 1))
+            continue;
+    read_key:
+        if (*i >= n || s[*i] != '"')
+            return -1;
+        {
+            bool esc = false;
+            if (skip_string(s, n, i, &flags, &esc))
+                return -1;
+            if (esc)
+                flags |= JSON_SCAN_KEY_ESCAPED;
+        }
+        skip_ws(s, n, i);
+        if (*i >= n || s[*i] != ':')
+            return -1;
+        (*i)++;
+        skip_ws(s, n, i);
+    }
+}
+
+int json_iter_begin(struct json_iter *it, const char *s, size_t n, char open)
+{
+    it->s = s;
+    it->n = n;
+    it->i = 0;
+    it->first = true;
+    it->close = open == '{' ? '}' : ']';
+    skip_ws(s, n, &it->i);
+    if (it->i >= n || s[it->i] != open)
+        return -1;
+    it->i++;
+    return 0;
+}
+
+/* Moves past ',' or detects the close; 1 = an item follows, 0 = end. */
+static int iter_step(struct json_iter *it)
+{
+    skip_ws(it->s, it->n, &it->i);
+    if (it->i >= it->n)
+        return -1;
+    if (it->s[it->i] == it->close) {
+        it->i++;
+        return 0;
+    }
+    if (!it->first) {
+        if (it->s[it->i] != ',')
+            return -1;
+        it->i++;
+        skip_ws(it->s, it->n, &it->i);
+    }
+    it->first = false;
+    return 1;
+}
+
+int json_iter_member(struct json_iter *it, struct json_span *key, struct json_span *val,
+                     struct json_scan_info *info)
+{
+    int r = iter_step(it);
+    if (r <= 0)
+        return r;
+    if (it->i >= it->n || it->s[it->i] != '"')
+        return -1;
+    size_t start = it->i;
+    bool esc = false;
+    unsigned f = 0;
+    if (skip_string(it->s, it->n, &it->i, &f, &esc))
+        return -1;
+    key->p = it->s + start + 1;
+    key->n = it->i - start - 2;
+    if (esc)
+        f |= JSON_SCAN_KEY_ESCAPED;
+    if (info)
+        info->flags |= f;
+    skip_ws(it->s, it->n, &it->i);
+    if (it->i >= it->n || it->s[it->i] != ':')
+        return -1;
+    it->i++;
+    skip_ws(it->s, it->n, &it->i);
+    start = it->i;
+    if (json_skip_value(it->s, it->n, &it->i, info))
+        return -1;
+    val->p = it->s + start;
+    val->n = it->i - start;
+    return 1;
+}
+
+int json_iter_elem(struct json_iter *it, struct json_span *val, struct json_scan_info *info)
+{
+    int r = iter_step(it);
+    if (r <= 0)
+        return r;
+    size_t start = it->i;
+    if (json_skip_value(it->s, it->n, &it->i, info))
+        return -1;
+    val->p = it->s + start;
+    val->n = it->i - start;
+    return 1;
+}
+
+int json_object_find(const char *s, size_t n, const char *key, struct json_span *val)
+{
+    struct json_iter it;
+    if (json_iter_begin(&it, s, n, '{'))
+        return -1;
+    size_t klen = strlen(key);
+    struct json_span k, v;
+    int r;
+    while ((r = json_iter_member(&it, &k, &v, NULL)) == 1) {
+        if (k.n == klen && memcmp(k.p, key, klen) == 0) {
+            *val = v; /* the first one wins, as in cJSON_GetObjectItem */
+            return 1;
+        }
+    }
+    return r;
+}

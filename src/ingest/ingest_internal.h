@@ -1,0 +1,107 @@
+/*
+ * ingest_internal.h - the batch and pipeline structures, shared by the files
+ * of src/ingest/ only.
+ */
+#ifndef JOURNEY_INGEST_INTERNAL_H
+#define JOURNEY_INGEST_INTERNAL_H
+
+#include "ingest/ingest.h"
+
+#include "common/arena.h"
+#include "common/json_scan.h"
+#include "common/metrics.h"
+#include "ingest/dedup.h"
+#include "ingest/sessionize.h"
+#include "ingest/useragent.h"
+
+#include <cJSON.h>
+
+/* Deepest nesting accepted inside one message (properties of properties...). */
+#define INGEST_MAX_MESSAGE_DEPTH 64
+/* Longest id (messageId, userId, anonymousId, sessionId, groupId, previousId). */
+#define INGEST_MAX_ID_LEN 1024
+
+struct ingest {
+    struct store *store;
+    struct ingest_config cfg;
+    struct dedup *dedup;            /* writer thread only */
+    struct sessionizer *sessions;   /* writer thread only */
+    ingest_commit_hook hook;
+    void *hook_ctx;
+    struct metric *m_accepted, *m_duplicates, *m_rejected, *m_requests_rejected;
+    struct metric *m_dedup_evicted;
+    uint64_t dedup_evicted_reported;
+};
+
+struct ingest_msg {
+    struct store_event row; /* strings in the batch arena */
+    struct dedup_key key;
+    bool has_key;   /* the client sent a messageId: deduplicate on it */
+    bool duplicate; /* set by apply */
+    int64_t id;
+    size_t index;
+    const char *visitor; /* anonymousId, else userId: for sessions */
+    char session_buf[SESSION_ID_MAX];
+};
+
+struct ingest_reject {
+    size_t index;
+    const char *code;
+    const char *field;
+    const char *detail;
+};
+
+struct ingest_batch {
+    struct store_job job;
+    struct ingest *ig;
+    struct arena arena;
+    struct ingest_request req; /* strings copied into the arena */
+    struct buf body;           /* the decoded body */
+
+    /* parse */
+    struct json_span *spans;
+    size_t n_spans;
+    const char *write_key;
+    int64_t batch_sent_at;
+    bool historical;
+
+    /* normalize */
+    int64_t project_id;
+    struct ingest_msg *msgs;
+    size_t n_msgs;
+    struct ingest_reject *rejects;
+    size_t n_rejects;
+    struct store_dead_letter *dead;
+    size_t n_dead;
+    const char *context_json; /* replay context, shared by the dead letters */
+
+    /* replay: dead letters to mark */
+    int64_t *replayed_ids;
+    bool *replayed_ok;
+    const char **replayed_result;
+    size_t n_replayed;
+
+    /* completion */
+    void (*done)(struct ingest_batch *b, int rc, void *arg);
+    void *done_arg;
+    int rc;
+    size_t n_duplicates;
+
+    /* a tiny cache: consecutive messages mostly share the user agent */
+    const char *ua_cache_key;
+    size_t ua_cache_len;
+    struct user_agent ua_cache;
+};
+
+/* ingest.c: stores the batch now, waiting for the commit (CLI tools, replay). */
+int ingest_batch_commit_sync(struct ingest_batch *b);
+
+/* normalize.c */
+void ingest_normalize_message(struct ingest_batch *b, size_t index, struct json_span span);
+/* Copies a JSON string span's decoded text into the arena; NULL if not a string. */
+const char *ingest_span_string(struct ingest_batch *b, struct json_span v);
+void ingest_add_reject(struct ingest_batch *b, size_t index, struct json_span raw,
+                       const char *code, const char *field, const char *detail);
+const char *ingest_build_context_json(struct ingest_batch *b);
+
+#endif

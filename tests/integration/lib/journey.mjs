@@ -1,0 +1,167 @@
+// Test harness: runs the real journey binary on an ephemeral loopback port with
+// a fresh data directory, and reads the real SQLite file with the sqlite3 CLI.
+//
+//   const j = await startServer({ args: ['--rate-limit-ip', '0'] });
+//   const res = await j.post('/v1/batch', { batch: [...] });
+//   const rows = j.query('SELECT * FROM events');
+//   await j.stop();
+//
+// Processes are ended by the PID we started, never by name.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, '../../..');
+export const BIN = process.env.JOURNEY_BIN || path.join(ROOT, 'build/debug/journey');
+
+export function cli(args, { env = {}, input } = {}) {
+  return execFileSync(BIN, args, {
+    env: { ...process.env, ...env },
+    input,
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+// Runs the CLI and returns { status, stdout, stderr } without throwing.
+export function cliResult(args, { env = {} } = {}) {
+  try {
+    const stdout = execFileSync(BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    return { status: 0, stdout, stderr: '' };
+  } catch (e) {
+    return { status: e.status, stdout: e.stdout?.toString() ?? '', stderr: e.stderr?.toString() ?? '' };
+  }
+}
+
+export function makeDataDir() {
+  return mkdtempSync(path.join(tmpdir(), 'journey-test-'));
+}
+
+export function createProject(dataDir, name = 'Test') {
+  return JSON.parse(cli(['project', 'create', name, '--data', dataDir]));
+}
+
+export function sql(dataDir, query) {
+  const out = execFileSync('sqlite3', ['-json', path.join(dataDir, 'journey.db'), query], {
+    encoding: 'utf8',
+  });
+  return out.trim() ? JSON.parse(out) : [];
+}
+
+export class Server {
+  constructor(opts) {
+    this.opts = opts;
+    this.dataDir = opts.dataDir;
+    this.logs = '';
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start() {
+    const args = ['serve', '--listen', '127.0.0.1:0', '--data', this.dataDir, '--log-level', 'info',
+      '--rate-limit-ip', '0', ...(this.opts.args || [])];
+    this.logs = '';
+    this.proc = spawn(BIN, args, {
+      env: { ...process.env, ...(this.opts.env || {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc.stdout.on('data', (d) => (this.logs += d));
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
+    this.port = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.logs}`)), 10000);
+      this.proc.stderr.on('data', (d) => {
+        this.logs += d;
+        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(this.logs);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      this.exited.then(({ code }) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${code}:\n${this.logs}`));
+      });
+    });
+    return this;
+  }
+
+  async stop(signal = 'SIGTERM') {
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
+    this.proc.kill(signal);
+    return this.exited;
+  }
+
+  auth(key = this.writeKey) {
+    return 'Basic ' + Buffer.from(`${key}:`).toString('base64');
+  }
+
+  // POST JSON (or a Buffer/string body as is) with the write key as Basic auth.
+  async post(pathname, body, { headers = {}, key = this.writeKey, raw = false } = {}) {
+    const h = { 'Content-Type': 'application/json', ...headers };
+    if (key !== null && !('Authorization' in h)) h.Authorization = this.auth(key);
+    const res = await fetch(this.url + pathname, {
+      method: 'POST',
+      headers: h,
+      body: raw || typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  async get(pathname, { headers = {} } = {}) {
+    const res = await fetch(this.url + pathname, { headers });
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  query(q) {
+    return sql(this.dataDir, q);
+  }
+
+  cleanup() {
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+// Starts a server with a fresh data dir and one project (unless project: false).
+export async function startServer(opts = {}) {
+  const dataDir = opts.dataDir || makeDataDir();
+  const s = new Server({ ...opts, dataDir });
+  if (opts.project !== false) {
+    const p = createProject(dataDir, opts.projectName || 'Test');
+    s.project = p;
+    s.writeKey = p.write_key;
+    s.secretKey = p.secret_key;
+    s.projectId = p.id;
+  }
+  await s.start();
+  return s;
+}
+
+export function uuid() {
+  return crypto.randomUUID();
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// Polls fn until it returns a truthy value (tests wait on conditions, not on time).
+export async function waitFor(fn, { timeout = 5000, interval = 20, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(interval);
+  }
+}
