@@ -9,22 +9,28 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/util.h"
+#include "engine/engine.h"
 #include "store/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(void)
 {
     printf("usage: journey project create NAME [--data DIR]\n"
            "       journey project list [--data DIR]\n"
-           "       journey project demo [--data DIR]\n\n"
+           "       journey project demo [--data DIR]\n"
+           "       journey project settings ID [--file FILE | --json TEXT] [--data DIR]\n\n"
            "create  makes a project and prints one JSON object with its id, its public write key\n"
            "        (for trackers and SDKs) and its secret API key (for the API and dashboard;\n"
            "        shown only this once, only its hash is stored).\n"
            "list    prints the projects, one JSON object per line (no secrets).\n"
            "demo    finds or creates the demo project and prints its keys (they are kept in\n"
-           "        DIR/demo-project.json).\n\n");
+           "        DIR/demo-project.json).\n"
+           "settings  prints a project's settings (rules, caps, holdout, goal, detectors:\n"
+           "        docs/policy.md), or with --file / --json validates and replaces them. A\n"
+           "        running server picks them up on SIGHUP or PUT /api/v1/settings.\n\n");
     cli_print_flags(NULL, 0, false);
 }
 
@@ -61,6 +67,59 @@ static int print_project(const struct store_project *p, void *ctx)
     return 0;
 }
 
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_append(&b, chunk, n);
+    fclose(f);
+    return buf_steal(&b);
+}
+
+static int settings(struct store *store, const char *id_text, const char *file, const char *json)
+{
+    uint64_t id;
+    if (parse_u64(id_text, INT64_MAX, &id) || id == 0) {
+        fprintf(stderr, "journey project settings: '%s' is not a project id\n", id_text);
+        return 2;
+    }
+    struct store_project p;
+    if (store_project_by_id(store, (int64_t)id, &p) != 1) {
+        fprintf(stderr, "journey project settings: no project %llu\n", (unsigned long long)id);
+        return 1;
+    }
+    int rc = 0;
+    if (!file && !json) {
+        printf("%s\n", p.settings_json);
+        goto out;
+    }
+    char *text = file ? read_all(file) : xstrdup(json);
+    if (!text) {
+        fprintf(stderr, "journey project settings: cannot read %s\n", file);
+        rc = 1;
+        goto out;
+    }
+    char err[400];
+    if (engine_validate_settings(text, err, sizeof err)) {
+        fprintf(stderr, "journey project settings: %s: %s\n", file ? file : "--json", err);
+        free(text);
+        rc = 1;
+        goto out;
+    }
+    rc = store_project_set_settings(store, (int64_t)id, text) ? 1 : 0;
+    if (rc == 0)
+        printf("%s\n", text);
+    free(text);
+out:
+    store_project_clear(&p);
+    return rc;
+}
+
 int cmd_project(int argc, char **argv)
 {
     if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
@@ -74,8 +133,13 @@ int cmd_project(int argc, char **argv)
             return 0;
         }
     }
+    const char *file = NULL, *json = NULL;
+    struct cli_flag flags[] = {
+        {"file", &file, NULL, "settings: read the settings from FILE"},
+        {"json", &json, NULL, "settings: the settings as a JSON text"},
+    };
     struct cli_args a;
-    if (cli_parse(argc - 1, argv + 1, NULL, 0, &a))
+    if (cli_parse(argc - 1, argv + 1, flags, (int)ARRAY_LEN(flags), &a))
         return 2;
     log_set_level((enum log_level)a.cfg.log_level);
     int rc = 2;
@@ -122,6 +186,14 @@ int cmd_project(int argc, char **argv)
         printf("{\"id\":%lld,\"write_key\":\"%s\",\"secret_key\":\"%s\",\"created\":%s}\n",
                (long long)d.id, d.write_key, d.secret_key, d.created ? "true" : "false");
         rc = 0;
+    } else if (!strcmp(sub, "settings")) {
+        if (a.n_positional != 1) {
+            fprintf(stderr, "journey project settings: give the project ID\n");
+            goto out;
+        }
+        if (open_store(&a.cfg, &store))
+            goto out;
+        rc = settings(store, a.positional[0], file, json);
     } else {
         fprintf(stderr, "journey project: unknown subcommand '%s'\n", sub);
     }

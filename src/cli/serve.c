@@ -3,21 +3,33 @@
  * SIGTERM or SIGINT, then shut down without losing anything acknowledged.
  *
  * Start-up order: store (schema migrated) -> ingest (dedup window and
- * sessions rebuilt from the stored events) -> HTTP. The first log line is
- * "listening on HOST:PORT" (tests and scripts read the port from it).
+ * sessions rebuilt from the stored events) -> engine (live sessions rebuilt
+ * from the last session_timeout of events) -> agent, live -> HTTP. The first
+ * log line is "listening on HOST:PORT" (tests and scripts read the port).
  *
- * Shutdown: stop accepting; let requests in flight finish (their batches are
- * committed and answered; the writer keeps running meanwhile) up to
- * shutdown_timeout; stop HTTP; drain and close the store; exit 0.
+ *   HTTP ──> ingest ──> store writer ──commit hook──> engine workers
+ *                                                         │ decisions
+ *   browser <── live (WebSocket) <──── deliver hook ──────┤
+ *   webhook <── agent (curl)     <──── webhook hook ──────┘
+ *
+ * Shutdown: stop accepting; close live sockets; let requests in flight
+ * finish (their batches are committed and answered; the writer keeps
+ * running meanwhile) up to shutdown_timeout; stop HTTP; stop the engine
+ * (it writes what its sessions hold); drain and close the store; exit 0.
  */
 #include "cli/cli.h"
 
+#include "agent/agent.h"
 #include "cli/demo.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "engine/engine.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "live/live.h"
 #include "store/store.h"
+
+#include <cJSON.h>
 
 #include <limits.h>
 #include <signal.h>
@@ -35,6 +47,49 @@ static void usage(void)
            "dashboard. Logs are JSON lines on stderr; the first says \"listening on HOST:PORT\".\n"
            "SIGTERM or SIGINT stop it gracefully; SIGHUP reloads the model.\n\n");
     cli_print_flags(NULL, 0, true);
+}
+
+/* The wiring between subsystems that must not know each other. */
+struct wiring {
+    struct engine *engine;
+    struct live *live;
+    struct agent *agent;
+};
+
+static int deliver(void *ctx, int64_t project_id, const char *session_id, const char *json,
+                   size_t len)
+{
+    struct wiring *w = ctx;
+    return w->live ? live_push(w->live, project_id, session_id, json, len) : 0;
+}
+
+static void webhook(void *ctx, int64_t project_id, const char *url, const char *json, size_t len)
+{
+    struct wiring *w = ctx;
+    if (w->agent && agent_post(w->agent, url, json, len))
+        LOG_WARN("main", NULL, "project %lld: webhook queue full, call dropped",
+                 (long long)project_id);
+}
+
+/* A text message from a browser on /v1/live: {"type":"response","id":..,"status":..}. */
+static void live_message(void *ctx, int64_t project_id, const char *session_id, const char *text,
+                         size_t len)
+{
+    struct wiring *w = ctx;
+    (void)session_id;
+    cJSON *msg = cJSON_ParseWithLength(text, len);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(msg, "status");
+    if (cJSON_IsString(type) && !strcmp(type->valuestring, "response") && cJSON_IsString(id) &&
+        cJSON_IsString(status) && strlen(id->valuestring) < 64) {
+        static const char *const ok[] = {"shown", "accepted", "declined", "dismissed",
+                                         "escalated"};
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+            if (!strcmp(status->valuestring, ok[i]))
+                engine_respond(w->engine, project_id, id->valuestring, ok[i], NULL, NULL);
+    }
+    cJSON_Delete(msg);
 }
 
 static bool is_dir(const char *p)
@@ -103,6 +158,7 @@ int cmd_serve(int argc, char **argv)
     struct store *store = NULL;
     struct ingest *ingest = NULL;
     struct http_server *srv = NULL;
+    struct wiring wiring = {0};
     char *web_root = NULL;
 
     struct store_options so;
@@ -135,6 +191,35 @@ int cmd_serve(int argc, char **argv)
     }
     double restore_ms = (double)(mono_ns() - t0) / 1e6;
 
+    struct engine_config ec;
+    engine_config_defaults(&ec);
+    ec.workers = (int)cfg->engine_workers;
+    ec.queue_max_events = (size_t)cfg->engine_queue_events;
+    ec.session_timeout_ms = cfg->session_timeout_ms;
+    ec.flush_interval_ms = cfg->engine_flush_interval_ms;
+    ec.tick_interval_ms = cfg->engine_tick_interval_ms;
+    struct engine_hooks hooks = {deliver, webhook, &wiring};
+    wiring.engine = engine_new(&ec, store, &hooks);
+    t0 = mono_ns();
+    int64_t replayed = engine_restore(wiring.engine, now_ms());
+    if (replayed < 0) {
+        LOG_ERROR("main", NULL, "rebuilding live sessions failed");
+        goto out;
+    }
+    double engine_ms = (double)(mono_ns() - t0) / 1e6;
+    if (engine_start(wiring.engine)) {
+        LOG_ERROR("main", NULL, "cannot start the engine workers");
+        goto out;
+    }
+    ingest_set_commit_hook(ingest, engine_submit, wiring.engine);
+    wiring.agent = agent_new(cfg->webhook_timeout_ms, 10000);
+    struct live_config lc;
+    live_config_defaults(&lc);
+    lc.ping_interval_ms = cfg->live_ping_interval_ms;
+    lc.idle_timeout_ms = cfg->live_idle_timeout_ms;
+    lc.max_queued_messages = (size_t)cfg->live_max_queued;
+    wiring.live = live_new(&lc, live_message, &wiring);
+
     struct demo_project demo = {0};
     if (cfg->demo && demo_project_ensure(store, cfg->data_dir, &demo)) {
         LOG_ERROR("main", NULL, "cannot create the demo project");
@@ -146,6 +231,8 @@ int cmd_serve(int argc, char **argv)
         .cfg = cfg,
         .store = store,
         .ingest = ingest,
+        .engine = wiring.engine,
+        .live = wiring.live,
         .web_root = web_root,
         .demo_project_id = demo.id,
     };
@@ -160,8 +247,10 @@ int cmd_serve(int argc, char **argv)
         log_write(LOG_LEVEL_INFO, "main", NULL, extra, "listening on %s",
                   http_server_address(srv));
         snprintf(extra, sizeof extra,
-                 "\"restored_events\":%lld,\"restore_ms\":%.1f,\"dedup_entries\":%zu",
-                 (long long)restored, restore_ms, ingest_dedup_size(ingest));
+                 "\"restored_events\":%lld,\"restore_ms\":%.1f,\"dedup_entries\":%zu,"
+                 "\"engine_replayed\":%lld,\"engine_restore_ms\":%.1f",
+                 (long long)restored, restore_ms, ingest_dedup_size(ingest), (long long)replayed,
+                 engine_ms);
         log_write(LOG_LEVEL_INFO, "main", NULL, extra, "ready (data %s, version %s)",
                   cfg->data_dir, JOURNEY_VERSION);
     }
@@ -178,6 +267,9 @@ int cmd_serve(int argc, char **argv)
         break;
     }
     http_server_quiesce(srv);
+    /* Open WebSockets first: they are upgraded MHD connections. */
+    live_free(wiring.live);
+    wiring.live = NULL;
     /* Requests still uploading get until the deadline; requests waiting for
      * a commit are always waited for (the writer runs until store_close, so
      * they finish), because the writer's completion touches them. */
@@ -192,7 +284,11 @@ int cmd_serve(int argc, char **argv)
                  http_server_active(srv));
     rc = 0;
 out:
+    live_free(wiring.live);
     http_server_stop(srv);
+    ingest_set_commit_hook(ingest, NULL, NULL);
+    engine_free(wiring.engine); /* writes what its sessions still hold */
+    agent_free(wiring.agent, 2000);
     store_close(store); /* commits and completes anything still queued */
     ingest_free(ingest);
     free(web_root);

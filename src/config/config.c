@@ -121,6 +121,31 @@ static const struct option config_options[] = {
      "SQLite page cache per connection."},
     {"retry_after", OPT_INT, F(retry_after_s), 1, 3600, "1", NULL, "store",
      "Seconds sent in Retry-After when the write queue is full or the store failed (503)."},
+    /* engine */
+    {"engine_workers", OPT_INT, F(engine_workers), 0, 64, "0", NULL, "engine",
+     "Engine worker threads; sessions are partitioned among them by hash(project, session).\n"
+     "0 means one per CPU core."},
+    {"engine_queue_events", OPT_INT, F(engine_queue_events), 100, 10000000, "100000", NULL,
+     "engine",
+     "Events waiting per engine worker at most. Ingest never waits for the engine: past this\n"
+     "an event is skipped by the engine (it is stored all the same) and\n"
+     "journey_engine_dropped_total counts it."},
+    {"engine_flush_interval", OPT_DURATION, F(engine_flush_interval_ms), 10, 60000, "100ms", NULL,
+     "engine",
+     "How often workers write session rows, signals and risk points (decisions are written\n"
+     "at once)."},
+    {"engine_tick_interval", OPT_DURATION, F(engine_tick_interval_ms), 10, 60000, "250ms", NULL,
+     "engine", "How often time-based detection (long dwell) and session expiry run."},
+    /* live */
+    {"live_ping_interval", OPT_DURATION, F(live_ping_interval_ms), 1000, 3600000, "20s", NULL,
+     "live", "The server pings each open /v1/live WebSocket this often."},
+    {"live_idle_timeout", OPT_DURATION, F(live_idle_timeout_ms), 2000, 86400000LL, "60s", NULL,
+     "live", "A WebSocket that has sent nothing (not even a pong) for this long is closed."},
+    {"live_max_queued", OPT_INT, F(live_max_queued), 1, 100000, "64", NULL, "live",
+     "Messages queued for one WebSocket at most; a client that falls further behind is\n"
+     "closed with 1013 (it reconnects) so it never holds up others."},
+    {"webhook_timeout", OPT_DURATION, F(webhook_timeout_ms), 100, 600000, "5s", NULL, "live",
+     "Timeout of one outbound webhook call (priority_route); failures are retried 3 times."},
 };
 
 #define N_OPTIONS ARRAY_LEN(config_options)

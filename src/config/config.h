@@ -61,6 +61,16 @@ struct config {
     int64_t checkpoint_interval_ms;
     int64_t sqlite_cache_bytes;
     int64_t retry_after_s;
+    /* engine */
+    int64_t engine_workers;
+    int64_t engine_queue_events;
+    int64_t engine_flush_interval_ms;
+    int64_t engine_tick_interval_ms;
+    /* live */
+    int64_t live_ping_interval_ms;
+    int64_t live_idle_timeout_ms;
+    int64_t live_max_queued;
+    int64_t webhook_timeout_ms;
 };
 
 /* An error produced while loading: "where: message". */

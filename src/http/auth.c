@@ -204,3 +204,21 @@ bool http_request_write_key(struct http_request *req, char *out, size_t outlen)
         return true;
     return false;
 }
+
+int64_t http_require_write_key(struct http_request *req, enum MHD_Result *result)
+{
+    char key[256];
+    if (!http_request_write_key(req, key, sizeof key)) {
+        *result = http_respond_error(req, 401, "missing_write_key",
+                                     "send the write key as ?writeKey= or the Basic auth user");
+        return 0;
+    }
+    int64_t id = http_keys_lookup(req->srv->keys, key);
+    if (id < 0)
+        *result = http_respond_error(req, 503, "store_unavailable",
+                                     "cannot check the write key right now");
+    else if (id == 0)
+        *result = http_respond_error(req, 401, "unknown_write_key",
+                                     "the write key is not known to this server");
+    return id;
+}

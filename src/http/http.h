@@ -12,7 +12,9 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "engine/engine.h"
 #include "ingest/ingest.h"
+#include "live/live.h"
 #include "store/store.h"
 
 /* What the server serves from. All borrowed; they must outlive the server. */
@@ -20,6 +22,8 @@ struct http_deps {
     const struct config *cfg;
     struct store *store;
     struct ingest *ingest;
+    struct engine *engine; /* may be NULL (no live routes then) */
+    struct live *live;     /* may be NULL */
     const char *web_root; /* directory of built web assets, or NULL */
     int64_t demo_project_id; /* > 0 in demo mode */
 };

@@ -34,6 +34,8 @@ enum route_kind {
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
     ROUTE_METRICS,
+    ROUTE_LIVE,
+    ROUTE_INTERVENTIONS,
     ROUTE_KIND_COUNT
 };
 
@@ -78,12 +80,23 @@ struct http_request {
     int status; /* the answer's status, for logs and metrics */
     bool counted_active;
 
+    /* work done elsewhere while the request is suspended: the worker sets
+     * async_rc (and async_text) and resumes; finish() then answers */
+    enum MHD_Result (*finish)(struct http_request *req);
+    atomic_int async_rc;
+    char async_text[64];
+
     /* ingest */
     struct ingest_batch *batch;
-    atomic_int batch_rc; /* set by the writer before it resumes the request */
     int64_t project_id;
     bool rejecting; /* the batch is a dead letter of the whole request */
     struct ingest_error reject_err;
+
+    /* live */
+    char *live_session;
+    char **live_first; /* messages to send once upgraded */
+    int n_live_first;
+    bool upgraded;
 };
 
 struct http_server {
@@ -138,6 +151,11 @@ enum MHD_Result http_ingest_finish(struct http_request *req);
 /* Checks an ingest route can make before reading the body; answers and
  * returns true when the request ends there. */
 bool http_ingest_precheck(struct http_request *req, enum MHD_Result *result);
+enum MHD_Result http_live_handle(struct http_request *req);
+enum MHD_Result http_interventions_handle(struct http_request *req);
+/* The project of the write key in headers or query; answers 401/503 and
+ * returns <= 0 when there is none. */
+int64_t http_require_write_key(struct http_request *req, enum MHD_Result *result);
 enum MHD_Result http_healthz(struct http_request *req);
 enum MHD_Result http_readyz(struct http_request *req);
 enum MHD_Result http_metrics(struct http_request *req);

@@ -106,7 +106,7 @@ static void batch_committed(struct ingest_batch *b, int rc, void *arg)
 {
     struct http_request *req = arg;
     (void)b;
-    atomic_store(&req->batch_rc, rc);
+    atomic_store(&req->async_rc, rc);
     http_request_resume(req);
 }
 
@@ -116,11 +116,12 @@ static void batch_committed(struct ingest_batch *b, int rc, void *arg)
  * is not suspended yet would leave it suspended for ever. */
 static enum MHD_Result submit(struct http_request *req)
 {
+    req->finish = http_ingest_finish;
     http_request_suspend(req);
     int rc = ingest_batch_submit(req->batch, batch_committed, req);
     if (rc < 0) {
         /* Nothing was queued: answer from the resume call, like a commit. */
-        atomic_store(&req->batch_rc, rc);
+        atomic_store(&req->async_rc, rc);
         http_request_resume(req);
     }
     return MHD_YES;
@@ -209,7 +210,7 @@ enum MHD_Result http_ingest_handle(struct http_request *req)
 
 enum MHD_Result http_ingest_finish(struct http_request *req)
 {
-    int rc = atomic_load(&req->batch_rc);
+    int rc = atomic_load(&req->async_rc);
     if (rc == -EAGAIN)
         return too_busy(req);
     if (rc == -ESHUTDOWN)

@@ -50,6 +50,13 @@ static struct route readyz_route = {.kind = ROUTE_READYZ, .name = "/readyz",
                                     .methods = M_GET | M_HEAD, .handle = http_readyz};
 static struct route metrics_route = {.kind = ROUTE_METRICS, .name = "/metrics",
                                      .methods = M_GET | M_HEAD, .handle = http_metrics};
+static struct route live_route = {.kind = ROUTE_LIVE, .name = "/v1/live",
+                                  .methods = M_GET, .handle = http_live_handle};
+static struct route interventions_route = {.kind = ROUTE_INTERVENTIONS,
+                                           .name = "/v1/interventions",
+                                           .methods = M_GET | M_POST | M_OPTIONS,
+                                           .wants_body = true,
+                                           .handle = http_interventions_handle};
 static struct route not_found_route = {.kind = ROUTE_NOT_FOUND, .name = "other"};
 
 static const char *const type_short[INGEST_TYPE_COUNT] = {"t", "p", "s", "i", "g", "a"};
@@ -76,6 +83,10 @@ static bool is_slash(const char *path, const char *base)
 
 struct route *http_route_match(const char *path)
 {
+    if (is(path, "/v1/live"))
+        return &live_route;
+    if (str_has_prefix(path, "/v1/interventions/"))
+        return &interventions_route;
     if (str_has_prefix(path, "/v1/")) {
         const char *t = path + 4;
         if (is(t, "batch") || is(t, "b") || is(t, "import"))

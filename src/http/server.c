@@ -353,8 +353,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     case REQ_ANSWERED:
         return MHD_YES;
     case REQ_READY:
-        if (req->batch)
-            return http_ingest_finish(req);
+        if (req->finish)
+            return req->finish(req);
         return req->route->handle(req);
     default:
         break;
@@ -391,6 +391,10 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         atomic_fetch_sub(&srv->active, 1);
     ingest_batch_free(req->batch);
     buf_free(&req->body);
+    free(req->live_session);
+    for (int i = 0; i < req->n_live_first; i++)
+        free(req->live_first[i]);
+    free(req->live_first);
     free(req);
 }
 

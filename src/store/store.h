@@ -213,4 +213,114 @@ int store_projects_list(struct store *s, int (*fn)(const struct store_project *p
                         void *ctx);
 int store_project_set_settings(struct store *s, int64_t id, const char *settings_json);
 
+
+/* ---- the engine's tables (engine_tables.c) ------------------------------ */
+
+struct store_session {
+    int64_t project_id;
+    const char *session_id;
+    const char *anonymous_id;
+    const char *user_id;
+    int64_t started_at;
+    int64_t last_event_at;
+    int64_t pages;
+    int64_t distinct_pages;
+    int64_t events;
+    const char *entry_path;
+    const char *exit_path;
+    const char *referrer;
+    const char *device_class;
+    const char *browser;
+    const char *os;
+    bool converted;
+    int64_t converted_at; /* -1: not converted */
+    int64_t max_risk;
+    int64_t last_risk;
+    int64_t signals;
+    const char *signal_counts_json; /* {"rage_click": 2, ...} */
+    int64_t interventions;
+    bool held_out;
+};
+
+int store_tx_upsert_session(struct store_tx *tx, const struct store_session *s);
+
+struct store_signal {
+    int64_t project_id;
+    const char *session_id;
+    const char *kind;
+    int64_t score;
+    int64_t ts;
+    const char *path;
+    int64_t event_id; /* 0: none */
+    const char *evidence_json;
+};
+
+int store_tx_insert_signal(struct store_tx *tx, const struct store_signal *s);
+int store_tx_insert_risk_point(struct store_tx *tx, int64_t project_id, const char *session_id,
+                               int64_t ts, int64_t risk, const char *source, int64_t event_id);
+
+struct store_intervention {
+    const char *id;
+    int64_t project_id;
+    const char *session_id;
+    const char *anonymous_id;
+    const char *user_id;
+    const char *rule;
+    const char *action;
+    const char *payload_json;
+    int64_t risk;
+    const char *signals_json;
+    const char *explanation_json;
+    bool held_out;
+    const char *status;
+    const char *path;
+    int64_t event_id;
+    int64_t created_at;
+    int64_t delivered_at; /* -1: NULL */
+    int64_t shown_at;
+    int64_t responded_at;
+    int64_t expires_at;
+};
+
+int store_tx_insert_intervention(struct store_tx *tx, const struct store_intervention *iv);
+
+/* Moves intervention `id` (of project_id) to status at ts, recording the
+ * step in intervention_events. The life cycle (anything else is -EINVAL):
+ *   pending   -> delivered | shown | accepted | declined | dismissed | expired
+ *   delivered -> shown | accepted | declined | dismissed | expired
+ *   shown     -> accepted | declined | dismissed | escalated | expired
+ *   accepted  -> escalated
+ * Repeating the current status is accepted and changes nothing (returns 1).
+ * 0 on a change, -ENOENT for an unknown id (or another project's). The
+ * previous status is copied into prev (>= 16 bytes) and the intervention's
+ * session id into session (>= 256 bytes) when they are not NULL. */
+int store_tx_intervention_transition(struct store_tx *tx, const char *id, int64_t project_id,
+                                     const char *status, int64_t ts, const char *detail,
+                                     char *prev, char *session);
+
+/* Interventions of a session that are waiting for the browser (pending or
+ * delivered, not expired at now), oldest first. Fields are borrowed. */
+int store_interventions_pending(struct store *s, int64_t project_id, const char *session_id,
+                                int64_t now, int (*fn)(const struct store_intervention *iv, void *ctx),
+                                void *ctx);
+/* Interventions created at or after since (all projects), for rebuilding caps. */
+int store_interventions_since(struct store *s, int64_t since,
+                              int (*fn)(const struct store_intervention *iv, void *ctx), void *ctx);
+/* Ids of interventions still pending or delivered whose expires_at < now. */
+int store_interventions_expired(struct store *s, int64_t now,
+                                int (*fn)(const char *id, int64_t project_id, void *ctx), void *ctx);
+
+struct store_page_baseline {
+    int64_t project_id;
+    const char *path;
+    int64_t samples;
+    const char *dwell_hist; /* JSON array of bucket counts */
+    double scroll_reversals_mean;
+    int64_t updated_at;
+};
+
+int store_tx_upsert_page_baseline(struct store_tx *tx, const struct store_page_baseline *b);
+int store_page_baselines(struct store *s,
+                         int (*fn)(const struct store_page_baseline *b, void *ctx), void *ctx);
+
 #endif

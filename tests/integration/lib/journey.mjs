@@ -8,6 +8,7 @@
 //
 // Processes are ended by the PID we started, never by name.
 import { spawn, execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,12 +28,13 @@ export function cli(args, { env = {}, input } = {}) {
 }
 
 // Runs the CLI and returns { status, stdout, stderr } without throwing.
-export function cliResult(args, { env = {} } = {}) {
+// timeout (ms) kills a command that does not end (status null, signal set).
+export function cliResult(args, { env = {}, timeout = 30000 } = {}) {
   try {
-    const stdout = execFileSync(BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdout = execFileSync(BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout });
     return { status: 0, stdout, stderr: '' };
   } catch (e) {
-    return { status: e.status, stdout: e.stdout?.toString() ?? '', stderr: e.stderr?.toString() ?? '' };
+    return { status: e.status, signal: e.signal, stdout: e.stdout?.toString() ?? '', stderr: e.stderr?.toString() ?? '' };
   }
 }
 
@@ -52,10 +54,15 @@ export function sql(dataDir, query) {
 }
 
 export class Server {
+  // opts: dataDir, args, env; writeKey / projectId when restarting on a data dir
+  // that already has a project.
   constructor(opts) {
     this.opts = opts;
     this.dataDir = opts.dataDir;
+    this.writeKey = opts.writeKey;
+    this.projectId = opts.projectId;
     this.logs = '';
+    this.stderr = '';
   }
 
   get url() {
@@ -66,6 +73,7 @@ export class Server {
     const args = ['serve', '--listen', '127.0.0.1:0', '--data', this.dataDir, '--log-level', 'info',
       '--rate-limit-ip', '0', ...(this.opts.args || [])];
     this.logs = '';
+    this.stderr = '';
     this.proc = spawn(BIN, args, {
       env: { ...process.env, ...(this.opts.env || {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,6 +84,7 @@ export class Server {
       const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.logs}`)), 10000);
       this.proc.stderr.on('data', (d) => {
         this.logs += d;
+        this.stderr += d;
         const m = /listening on 127\.0\.0\.1:(\d+)/.exec(this.logs);
         if (m) {
           clearTimeout(timer);
@@ -123,8 +132,40 @@ export class Server {
     return { status: res.status, headers: res.headers, text, json };
   }
 
+  // Any request with full control over method, headers and body bytes (node:http:
+  // no header is added but Host and Content-Length, unless chunked: true).
+  request(pathname, opts = {}) {
+    return rawRequest(this.url + pathname, opts);
+  }
+
+  // The Prometheus text of /metrics as a Map from 'name{labels}' to a number.
+  async metrics() {
+    const res = await this.get('/metrics');
+    const m = new Map();
+    for (const line of res.text.split('\n')) {
+      const match = /^([a-zA-Z_:][^ ]*) (\S+)$/.exec(line);
+      if (match) m.set(match[1], Number(match[2]));
+    }
+    return m;
+  }
+
   query(q) {
     return sql(this.dataDir, q);
+  }
+
+  // Map from message_id to the number of events rows holding it.
+  eventCounts() {
+    const m = new Map();
+    for (const r of this.query('SELECT message_id AS id, count(*) AS n FROM events GROUP BY message_id')) m.set(r.id, r.n);
+    return m;
+  }
+
+  countEvents(where = '1') {
+    return this.query(`SELECT count(*) AS n FROM events WHERE ${where}`)[0].n;
+  }
+
+  countDeadLetters(where = '1') {
+    return this.query(`SELECT count(*) AS n FROM dead_letters WHERE ${where}`)[0].n;
   }
 
   cleanup() {
@@ -145,6 +186,36 @@ export async function startServer(opts = {}) {
   }
   await s.start();
   return s;
+}
+
+// An SQL string literal.
+export function sqlString(s) {
+  return `'${String(s).replaceAll("'", "''")}'`;
+}
+
+// One HTTP request through node:http, so headers fetch() would refuse or rewrite
+// are sent as given. Resolves to { status, headers (lower-case object), text, json }.
+export function rawRequest(url, { method = 'POST', headers = {}, body, chunked = false, timeout = 30000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const buf = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
+    const h = { ...headers };
+    if (buf && !chunked) h['Content-Length'] = String(buf.length);
+    const req = http.request(url, { method, headers: h, agent: false, timeout }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`request to ${url} timed out`)));
+    req.on('error', reject);
+    if (buf) req.write(buf);
+    req.end();
+  });
 }
 
 export function uuid() {
