@@ -62,6 +62,8 @@ int demo_project_ensure(struct store *s, const char *data_dir, struct demo_proje
         goto done;
     out->id = p.id;
     out->created = true;
+    /* The demo's conversion goal is its thank-you page. */
+    store_project_set_settings(s, p.id, "{\"goal\": {\"path\": \"/demo/thanks.html\"}}");
     snprintf(out->write_key, sizeof out->write_key, "%s", p.write_key);
     store_project_clear(&p);
     struct buf b = BUF_INIT;

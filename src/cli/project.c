@@ -173,7 +173,7 @@ int cmd_project(int argc, char **argv)
     } else if (!strcmp(sub, "list")) {
         if (open_store(&a.cfg, &store))
             goto out;
-        rc = store_projects_list(store, print_project, NULL) ? 1 : 0;
+        rc = store_projects_list(store, print_project, NULL) < 0 ? 1 : 0;
     } else if (!strcmp(sub, "demo")) {
         if (open_store(&a.cfg, &store))
             goto out;

@@ -92,6 +92,12 @@ static void live_message(void *ctx, int64_t project_id, const char *session_id, 
     cJSON_Delete(msg);
 }
 
+static int reload_project(const struct store_project *p, void *ctx)
+{
+    engine_reload_project(ctx, p->id);
+    return 0;
+}
+
 static bool is_dir(const char *p)
 {
     struct stat st;
@@ -260,7 +266,8 @@ int cmd_serve(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            LOG_INFO("main", NULL, "SIGHUP: nothing to reload yet");
+            int n = store_projects_list(store, reload_project, wiring.engine);
+            LOG_INFO("main", NULL, "SIGHUP: project settings reloaded (%d)", n);
             continue;
         }
         LOG_INFO("main", NULL, "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");

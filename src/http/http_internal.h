@@ -36,6 +36,7 @@ enum route_kind {
     ROUTE_METRICS,
     ROUTE_LIVE,
     ROUTE_INTERVENTIONS,
+    ROUTE_STATIC,
     ROUTE_KIND_COUNT
 };
 
@@ -112,6 +113,7 @@ struct http_server {
     bool cors_any;
     char **cors_origins;
     size_t n_cors_origins;
+    char demo_write_key[64]; /* demo mode: answered at /demo/config.json */
 };
 
 /* ---- answering (server.c) ---------------------------------------------- */
@@ -156,6 +158,8 @@ enum MHD_Result http_interventions_handle(struct http_request *req);
 /* The project of the write key in headers or query; answers 401/503 and
  * returns <= 0 when there is none. */
 int64_t http_require_write_key(struct http_request *req, enum MHD_Result *result);
+enum MHD_Result http_static_handle(struct http_request *req);
+void http_static_clear_cache(void);
 enum MHD_Result http_healthz(struct http_request *req);
 enum MHD_Result http_readyz(struct http_request *req);
 enum MHD_Result http_metrics(struct http_request *req);

@@ -58,6 +58,8 @@ static struct route interventions_route = {.kind = ROUTE_INTERVENTIONS,
                                            .wants_body = true,
                                            .handle = http_interventions_handle};
 static struct route not_found_route = {.kind = ROUTE_NOT_FOUND, .name = "other"};
+static struct route static_route = {.kind = ROUTE_STATIC, .name = "static",
+                                    .methods = M_GET | M_HEAD, .handle = http_static_handle};
 
 static const char *const type_short[INGEST_TYPE_COUNT] = {"t", "p", "s", "i", "g", "a"};
 
@@ -118,5 +120,7 @@ struct route *http_route_match(const char *path)
         return &readyz_route;
     if (is(path, "/metrics"))
         return &metrics_route;
-    return &not_found_route;
+    if (str_has_prefix(path, "/v1/") || str_has_prefix(path, "/api/"))
+        return &not_found_route;
+    return &static_route;
 }

@@ -315,7 +315,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         req = request_new(srv, conn, url, method);
         *con_cls = req;
         const struct route *r = req->route;
-        if (r->kind == ROUTE_NOT_FOUND)
+        if (r->kind == ROUTE_NOT_FOUND ||
+            (r->kind == ROUTE_STATIC && !(req->method_bit & (M_GET | M_HEAD))))
             return http_respond_error(req, 404, "not_found", "no route for %.16s %.200s",
                                       method, url);
         if (req->method_bit == M_OPTIONS && (r->methods & M_OPTIONS))
@@ -498,6 +499,13 @@ int http_server_start(struct http_server **out, const struct http_deps *deps, ch
     srv->rl_key = ratelimit_new((double)cfg->rate_limit_key, (double)cfg->rate_limit_key_burst);
     srv->keys = http_keys_new(deps->store);
     parse_cors(srv, cfg->cors_origins);
+    if (deps->demo_project_id > 0) {
+        struct store_project p;
+        if (store_project_by_id(deps->store, deps->demo_project_id, &p) == 1) {
+            snprintf(srv->demo_write_key, sizeof srv->demo_write_key, "%s", p.write_key);
+            store_project_clear(&p);
+        }
+    }
     unsigned threads = cfg->http_threads > 0 ? (unsigned)cfg->http_threads : (unsigned)cpu_count();
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_USE_TURBO;
@@ -574,4 +582,5 @@ void http_server_stop(struct http_server *srv)
         free(srv->cors_origins[i]);
     free(srv->cors_origins);
     free(srv);
+    http_static_clear_cache();
 }

@@ -172,6 +172,7 @@ int store_projects_list(struct store *s, int (*fn)(const struct store_project *p
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         struct store_project p;
         read_row(st, &p);
+        rc++;
         int stop = fn(&p, ctx);
         store_project_clear(&p);
         if (stop)

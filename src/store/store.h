@@ -209,6 +209,7 @@ int store_project_by_id(struct store *s, int64_t id, struct store_project *out);
 /* 1 if secret matches project `id`'s secret key (or, with id 0, any project:
  * then *id_out is the project). */
 int store_project_check_secret(struct store *s, const char *secret, int64_t *id_out);
+/* Calls fn per project in id order; returns how many, or < 0. */
 int store_projects_list(struct store *s, int (*fn)(const struct store_project *p, void *ctx),
                         void *ctx);
 int store_project_set_settings(struct store *s, int64_t id, const char *settings_json);
