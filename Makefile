@@ -20,7 +20,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
-        -Wvla -Wno-unused-parameter
+        -Wvla -Wno-unused-parameter -Wno-format-truncation
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -pthread -Isrc -Itests $(WARN) $(PKG_CFLAGS) -MMD -MP
 LDLIBS := $(PKG_LIBS) -lwslay -lxgboost -lm -pthread
 
@@ -47,7 +47,7 @@ TEST_SUPPORT_SRC := $(shell find tests -name 'support_*.c' | sort)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILDDIR)/%.o)
 TEST_BIN := $(TEST_SRC:%.c=$(BUILDDIR)/%)
 
-.PHONY: all deps web run test unit-test bench fuzz lint format clean compile_commands.json
+.PHONY: all deps web run test unit-tests bench bench-bin fuzz lint format clean compile_commands.json
 all: $(BIN)
 
 $(BUILDDIR)/%.o: %.c
@@ -68,6 +68,15 @@ $(BUILDDIR)/tests/%: $(BUILDDIR)/tests/%.o $(TEST_SUPPORT_OBJ) $(LIB)
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 unit-tests: $(TEST_BIN)
+
+# C benchmark drivers in bench/ link the library like the tests do.
+BENCH_SRC := $(wildcard bench/*_bench.c)
+BENCH_BIN := $(BENCH_SRC:%.c=$(BUILDDIR)/%)
+$(BUILDDIR)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+bench-bin: $(BENCH_BIN)
 
 # Debian packages (idempotent; apt-get only when something is missing) and npm packages.
 deps:

@@ -207,7 +207,7 @@ static struct condition *parse_member(struct parse *p, const cJSON *v, const cha
             failf(p, path, "must be an object like {\"count_gte\": 4, \"score_gte\": 70}");
             goto bad;
         }
-        double count;
+        double count = 0;
         snprintf(sub, sizeof sub, "%s.count_gte", path);
         if (!number_in(p, cJSON_GetObjectItemCaseSensitive(v, "count_gte"), sub, 1, 32, &count))
             goto bad;
@@ -585,7 +585,7 @@ struct project_settings *project_settings_parse(const char *json, int64_t projec
                       "caps.decline_cooldown", 0, 7 * 86400000LL, &ps->decline_cooldown_ms))
             goto out;
         const cJSON *daily = cJSON_GetObjectItemCaseSensitive(caps, "daily_per_visitor");
-        double d;
+        double d = 0;
         if (daily && !cJSON_IsNull(daily)) {
             if (!number_in(&p, daily, "caps.daily_per_visitor", 0, 32, &d))
                 goto out;
