@@ -9,15 +9,17 @@
  *   node web/build.mjs tracker         run the steps whose name starts with "tracker"
  *   node web/build.mjs --list          print the step names
  *
- * Tracker outputs (web/tracker/dist/), each IIFE, es2019:
- *   journey.js                    the tracker, minified; its gzip size must stay <= 10 KB
+ * Tracker outputs (web/tracker/dist/), IIFE, es2019:
+ *   journey.js                    the whole tracker, intervention UI included (an intervention pushed over
+ *                                 the open WebSocket is drawn with no further fetch: DESIGN.md, "Latency
+ *                                 budget"); minified; its gzip size must stay <= 10 KB
  *   journey.debug.js (+ .map)     the same, unminified, with a source map
- *   journey-ui.js                 the intervention UI, loaded by journey.js on first use from the same
- *                                 directory; minified, gzip <= 4 KB
- *   journey-ui.debug.js (+ .map)  the same, unminified, with a source map
+ * Minification also renames properties whose name starts with "_" (esbuild mangleProps): the tracker's
+ * internal objects use such names, the public API, options and wire format never do.
+ * The test web/tracker/test/loader.test.mjs imports trackerBuildOptions() to test this exact bundle.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -26,7 +28,9 @@ import { build } from 'esbuild';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TSC = path.join(ROOT, 'node_modules/.bin/tsc');
 const TRACKER = path.join(ROOT, 'web/tracker');
-const GZIP_LIMIT_BYTES = { 'journey.js': 10 * 1024, 'journey-ui.js': 4 * 1024 };
+const GZIP_LIMIT_BYTES = 10 * 1024;
+/* Outputs of earlier builds that no longer exist: removed so that nothing stale gets served. */
+const STALE = ['journey-ui.js', 'journey-ui.debug.js', 'journey-ui.debug.js.map'];
 
 const STEPS = [
     { name: 'tracker:typecheck', run: () => typecheck(TRACKER) },
@@ -41,38 +45,36 @@ function typecheck(project) {
     return `${path.relative(ROOT, project)}: types ok`;
 }
 
-async function bundleTracker() {
+/* esbuild options for dist/journey.js (`minify`) or journey.debug.js; `outfile` unset. */
+export function trackerBuildOptions(minify) {
     const version = /VERSION = '([^']+)'/.exec(readFileSync(path.join(TRACKER, 'src/version.ts'), 'utf8'))[1];
-    const out = path.join(TRACKER, 'dist');
-    const lines = [];
-    for (const [entry, name] of [
-        ['src/index.ts', 'journey'],
-        ['src/ui/index.ts', 'journey-ui'],
-    ]) {
-        const common = {
-            entryPoints: [path.join(TRACKER, entry)],
-            bundle: true,
-            format: 'iife',
-            target: 'es2019',
-            platform: 'browser',
-            legalComments: 'none',
-            banner: { js: `/* ${name}.js ${version} */` },
-            logLevel: 'warning',
-        };
-        await build({ ...common, minify: true, outfile: path.join(out, name + '.js') });
-        await build({ ...common, sourcemap: true, outfile: path.join(out, name + '.debug.js') });
+    return {
+        entryPoints: [path.join(TRACKER, 'src/index.ts')],
+        bundle: true,
+        format: 'iife',
+        target: 'es2019',
+        platform: 'browser',
+        legalComments: 'none',
+        banner: { js: `/* journey.js ${version} */` },
+        logLevel: 'warning',
+        ...(minify ? { minify: true, mangleProps: /^_/ } : { sourcemap: true }),
+    };
+}
 
-        const min = readFileSync(path.join(out, name + '.js'));
-        const gz = gzipSync(min, { level: 9 }).length;
-        const limit = GZIP_LIMIT_BYTES[name + '.js'];
-        const kb = (n) => (n / 1024).toFixed(2) + ' KB';
-        const line =
-            `web/tracker/dist/${name}.js: ${min.length} bytes (${kb(min.length)}) minified, ` +
-            `${gz} bytes (${kb(gz)}) gzip, limit ${kb(limit)}`;
-        if (gz > limit) throw new Error(line + ': over the size budget');
-        lines.push(line);
-    }
-    return '\n  ' + lines.join('\n  ');
+async function bundleTracker() {
+    const out = path.join(TRACKER, 'dist');
+    await build({ ...trackerBuildOptions(true), outfile: path.join(out, 'journey.js') });
+    await build({ ...trackerBuildOptions(false), outfile: path.join(out, 'journey.debug.js') });
+    for (const f of STALE) rmSync(path.join(out, f), { force: true });
+
+    const min = readFileSync(path.join(out, 'journey.js'));
+    const gz = gzipSync(min, { level: 9 }).length;
+    const kb = (n) => (n / 1024).toFixed(2) + ' KB';
+    const line =
+        `web/tracker/dist/journey.js: ${min.length} bytes (${kb(min.length)}) minified, ` +
+        `${gz} bytes (${kb(gz)}) gzip, limit ${kb(GZIP_LIMIT_BYTES)}`;
+    if (gz > GZIP_LIMIT_BYTES) throw new Error(line + ': over the size budget');
+    return line;
 }
 
 async function main(argv) {
@@ -99,4 +101,7 @@ async function main(argv) {
     return 0;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+/* Run only as a program: the tracker's tests import this file for trackerBuildOptions(). */
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+    process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,7 +1,7 @@
 /*
  * static.c - files served the way a web server serves them:
  *
- *   /journey.js, /journey-ui.js (+ .debug.js, .map)   web_root/tracker/dist/
+ *   /journey.js (+ journey.debug.js and its map)      web_root/tracker/dist/
  *   /demo/...                                          web_root/demo/dist/ (demo mode)
  *   /demo/config.json                                  the demo project's write key (demo mode)
  *   / and everything else that is a GET                web_root/dashboard/dist/ (a single-page
@@ -215,7 +215,7 @@ static const char *cache_control(const char *rel, const char *type)
 {
     if (!strncmp(type, "text/html", 9))
         return "no-cache";
-    if (!strcmp(rel, "journey.js") || !strcmp(rel, "journey-ui.js"))
+    if (!strcmp(rel, "journey.js"))
         return "public, max-age=300";
     /* Vite names built assets name-HASH.ext under assets/. */
     if (strstr(rel, "assets/"))
@@ -313,7 +313,7 @@ static enum MHD_Result serve_file(struct http_request *req, const char *root, co
                                 "base-uri 'none'; frame-ancestors 'self'");
         MHD_add_response_header(r, "Referrer-Policy", "strict-origin-when-cross-origin");
     }
-    if (!strcmp(rel, "journey.js") || !strcmp(rel, "journey-ui.js"))
+    if (!strcmp(rel, "journey.js"))
         MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
     pthread_mutex_unlock(&cache_lock);
     if (not_modified)
@@ -349,7 +349,7 @@ enum MHD_Result http_static_handle(struct http_request *req)
     const char *path = req->path;
     char root[PATH_MAX];
     const char *web = srv->deps.web_root;
-    if (!strcmp(path, "/journey.js") || !strcmp(path, "/journey-ui.js") ||
+    if (!strcmp(path, "/journey.js") ||
         !strcmp(path, "/journey.debug.js") || !strcmp(path, "/journey-ui.debug.js") ||
         !strcmp(path, "/journey.debug.js.map") || !strcmp(path, "/journey-ui.debug.js.map")) {
         snprintf(root, sizeof root, "%s/tracker/dist", web ? web : "");

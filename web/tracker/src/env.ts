@@ -37,41 +37,36 @@ export interface SocketLike {
 
 export type TimerId = ReturnType<typeof setTimeout> | number;
 
-/* The lazily loaded UI (ui/kit.ts); a type-only import, the code is not bundled into journey.js. */
-export type UiKit = import('./ui/kit').UiKit;
-
 export interface Env {
-    win: Window & typeof globalThis;
-    now(): number;
-    setTimeout(fn: () => void, ms: number): TimerId;
-    clearTimeout(id: TimerId | undefined): void;
-    random(): number;
-    uuid(): string;
-    fetch: FetchFn | undefined;
-    beacon: ((url: string, body: string) => boolean) | undefined;
-    socket: (new (url: string) => SocketLike) | undefined;
-    storage: KV;
-    /* Fetch the UI kit; `host` is the Journey server, for when journey.js's own URL is unknown. */
-    loadUi?: (host: string) => Promise<UiKit>;
+    _win: Window & typeof globalThis;
+    _now(): number;
+    _setTimeout(fn: () => void, ms: number): TimerId;
+    _clearTimeout(id: TimerId | undefined): void;
+    _random(): number;
+    _uuid(): string;
+    _fetch: FetchFn | undefined;
+    _beacon: ((url: string, body: string) => boolean) | undefined;
+    _socket: (new (url: string) => SocketLike) | undefined;
+    _storage: KV;
 }
 
 /* Storage as the tracker uses it: never throws. get() is null for missing or unreadable; set()
  * stores a string (null removes) and says whether the browser accepted it (false: quota, gone). */
 export interface Store {
-    get(key: string): string | null;
-    set(key: string, value: string | null): boolean;
+    _get(key: string): string | null;
+    _set(key: string, value: string | null): boolean;
 }
 
 export function store(kv: KV): Store {
     return {
-        get(k) {
+        _get(k) {
             try {
                 return kv.getItem(k);
             } catch (e) {
                 return null;
             }
         },
-        set(k, v) {
+        _set(k, v) {
             try {
                 if (v === null) kv.removeItem(k);
                 else kv.setItem(k, v);
@@ -125,16 +120,16 @@ export function browserEnv(win: Window & typeof globalThis): Env {
     const cr = win.crypto;
     const f = win.fetch;
     return {
-        win,
-        now: () => Date.now(),
+        _win: win,
+        _now: () => Date.now(),
         /* timer callbacks are guarded like listeners: a tracker bug must not surface in the page */
-        setTimeout: (fn, ms) => win.setTimeout(() => safeCall(fn), ms),
-        clearTimeout: (id) => win.clearTimeout(id as number),
-        random: Math.random,
-        uuid: () => uuidFrom(cr.getRandomValues(new Uint8Array(16))),
-        fetch: f ? (url, init) => f.call(win, url, init) : undefined,
-        beacon: nav.sendBeacon ? (url, body) => nav.sendBeacon(url, body) : undefined,
-        socket: win.WebSocket,
-        storage: safeStorage(win),
+        _setTimeout: (fn, ms) => win.setTimeout(() => safeCall(fn), ms),
+        _clearTimeout: (id) => win.clearTimeout(id as number),
+        _random: Math.random,
+        _uuid: () => uuidFrom(cr.getRandomValues(new Uint8Array(16))),
+        _fetch: f ? (url, init) => f.call(win, url, init) : undefined,
+        _beacon: nav.sendBeacon ? (url, body) => nav.sendBeacon(url, body) : undefined,
+        _socket: win.WebSocket,
+        _storage: safeStorage(win),
     };
 }

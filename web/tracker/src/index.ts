@@ -1,5 +1,5 @@
 /*
- * index.ts: the browser entry point, bundled as dist/journey.js.
+ * index.ts: the browser entry point, bundled as dist/journey.js (the whole tracker, UI included).
  *
  * The install snippet (docs/tracker.md) makes `window.journey` an array with stub methods that push
  * `[method, ...args]` onto it, so a site can call journey.load(), track(), on() ... before this file
@@ -9,11 +9,9 @@
  * the real object (it has a `version`) and does nothing.
  *
  * document.currentScript (set while a classic script, async, deferred or not, first runs) tells where
- * this file came from: its origin is the default host (else the page's origin). The lazily loaded UI,
- * journey-ui.js, is fetched from the same directory as this file, with the same CSP nonce; if that
- * fails (a site serving journey.js itself may not serve the UI file), from {host}/journey-ui.js.
+ * this file came from: its origin is the default host (else the page's origin).
  */
-import { browserEnv, type UiKit } from './env';
+import { browserEnv } from './env';
 import { createJourney } from './journey';
 
 type Stub = unknown[] & { version?: string };
@@ -21,32 +19,8 @@ type Stub = unknown[] & { version?: string };
 (function main(win: Window & typeof globalThis & { journey?: unknown }) {
     const stub = win.journey as Stub | undefined;
     if (stub && stub.version) return;
-    const doc = win.document;
-    const script = doc.currentScript as HTMLScriptElement | null;
-    const src = script && script.src;
-    const env = browserEnv(win);
-
-    /* The kit arrives as the detail of a "journeyui" event on the element, while the file runs
-     * (ui/index.ts); by `load` it has, or the file was something else: reject (a no-op if resolved). */
-    const fetchUi = (url: string) =>
-        new Promise<UiKit>((resolve, reject) => {
-            const s = doc.createElement('script');
-            s.src = url;
-            if (script && script.nonce) s.nonce = script.nonce;
-            s.addEventListener('journeyui', (e) => resolve((e as CustomEvent<UiKit>).detail));
-            s.onload = s.onerror = () => {
-                s.remove();
-                reject();
-            };
-            doc.head.appendChild(s);
-        });
-    env.loadUi = (host) => {
-        const fallback = host + '/journey-ui.js';
-        const near = src ? new URL('journey-ui.js', src).href : fallback;
-        return fetchUi(near).catch(() => (near === fallback ? Promise.reject() : fetchUi(fallback)));
-    };
-
-    const api = createJourney(env, src ? new URL(src).origin : win.location.origin) as unknown as Record<
+    const script = win.document.currentScript as HTMLScriptElement | null;
+    const api = createJourney(browserEnv(win), script && script.src ? new URL(script.src).origin : win.location.origin) as unknown as Record<
         string,
         (...a: unknown[]) => unknown
     >;

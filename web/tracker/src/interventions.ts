@@ -10,18 +10,22 @@
  *   tooltip ─> bubble next to document.querySelector(selector); nothing if it matches nothing
  *   custom / unknown ─> nothing rendered
  *
- * The UI code itself (dialog, tooltip, chat panel, styles) is loaded on first use through
- * env.loadUi() (see ui/kit.ts); if it cannot be loaded, nothing is rendered and nothing reported, and
- * the next intervention tries again.
+ * The UI code (ui/: dialog, tooltip, chat panel, styles) is part of journey.js, so an intervention is
+ * drawn in the same task that received it: no fetch, no script to load, no promise to wait for (the
+ * latency budget in DESIGN.md gives "push and render" 20 ms). Its host element is only created the
+ * first time something is drawn. If drawing throws (a browser without shadow DOM), nothing is
+ * reported and the next offer may try again.
  *
  * Lifecycle responses (POST /v1/interventions/{id}/response) are sent when the built-in UI is
  * actually on screen ("shown") and when the visitor answers ("accepted", "declined", "dismissed").
  * They are retried like events (backoff 500 ms..30 s, Retry-After) but kept in memory only, up to
  * MAX_RESPONSE_ATTEMPTS. Expiry uses the server's clock when a "hello" told us the skew.
  */
-import type { Env } from './env';
-import type { Status, Ui, UiKit } from './ui/kit';
-import { backoff, retryable, retryAfterMs, safeCall, type Props } from './util';
+import { showChat } from './ui/chat';
+import { showOffer, type Status } from './ui/dialog';
+import { createUi, type Ui } from './ui/root';
+import { showTooltip } from './ui/tooltip';
+import { enc, endpoint, post, retryable, retryDelay, safeCall, type Props, type Server } from './util';
 
 export interface Intervention {
     type?: string;
@@ -36,63 +40,39 @@ export interface Intervention {
 
 export type ResponseStatus = Status | 'shown' | 'escalated';
 
-export interface InterventionDeps {
-    env: Env;
-    host: string;
-    writeKey: string;
-    sessionId(): string;
-    handlers(event: 'intervention' | 'chat'): Array<(arg: any) => unknown>;
-    track(event: string, props: Props): void;
-}
-
 export interface Interventions {
-    receive(msg: any): void;
-    respond(id: string, status: ResponseStatus): void;
+    _receive(msg: any): void;
+    _respond(id: string, status: ResponseStatus): void;
 }
 
 const MAX_RESPONSE_ATTEMPTS = 8;
 const DIALOG_ACTIONS = /^(live_chat_offer|priority_route)$/;
 
-export function createInterventions(d: InterventionDeps): Interventions {
-    const { env } = d;
+/* `handlers`: journey.on()'s lists; `track`: reports $chat_message. */
+export function createInterventions(
+    srv: Server,
+    handlers: Record<'intervention' | 'chat', Array<(arg: any) => unknown>>,
+    track: (event: string, props: Props) => void,
+): Interventions {
+    const env = srv._env;
     const seen: Record<string, 1> = Object.create(null);
     const waiting: Intervention[] = [];
     let dialogOpen = false;
     let skewMs = 0; /* server clock minus ours */
-    let loading: Promise<[UiKit, Ui]> | null = null;
+    let surface: Ui | null = null;
 
-    /* The UI kit and our drawing surface, loaded once; a failed load is retried next time. */
-    function ui(): Promise<[UiKit, Ui]> {
-        if (!loading) {
-            loading = (env.loadUi ? env.loadUi(d.host) : Promise.reject()).then((k) => [k, k.createUi(env)]);
-            loading.catch(() => (loading = null));
-        }
-        return loading;
-    }
+    const ui = (): Ui => surface || (surface = createUi(env));
 
     const expired = (iv: Intervention): boolean =>
-        !!iv.expires_at && Date.parse(iv.expires_at) < env.now() + skewMs;
+        !!iv.expires_at && Date.parse(iv.expires_at) < env._now() + skewMs;
 
     function respond(id: string, status: ResponseStatus, attempt = 1): void {
-        const fetch = env.fetch;
-        if (!fetch) return;
-        const url =
-            d.host + '/v1/interventions/' + encodeURIComponent(id) + '/response?writeKey=' + encodeURIComponent(d.writeKey);
-        fetch(url, {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({ status, sessionId: d.sessionId() }),
-            keepalive: true,
-            credentials: 'omit',
-        }).then(
-            (r) => retry(r.status, r.headers.get('Retry-After')),
-            () => retry(0, null),
-        );
-        function retry(code: number, after: string | null): void {
-            if (!retryable(code) || attempt >= MAX_RESPONSE_ATTEMPTS) return;
-            const delay = retryAfterMs(after, env.now()) ?? backoff(attempt, 500, 30000, env.random());
-            env.setTimeout(() => respond(id, status, attempt + 1), delay);
-        }
+        const url = endpoint(srv, '/v1/interventions/' + enc(id) + '/response');
+        post(env, url, JSON.stringify({ status, sessionId: srv._ids._sessionId(false) }), {}, (code, after) => {
+            if (retryable(code) && attempt < MAX_RESPONSE_ATTEMPTS) {
+                env._setTimeout(() => respond(id, status, attempt + 1), retryDelay(env, attempt, after));
+            }
+        });
     }
 
     function nextDialog(): void {
@@ -102,19 +82,17 @@ export function createInterventions(d: InterventionDeps): Interventions {
         if (!iv) return;
         const offer = iv;
         dialogOpen = true;
-        ui()
-            .then(([k, surface]) => {
-                k.showOffer(surface, offer, (status) => {
-                    respond(offer.id, status);
-                    if (status === 'accepted') startChat(k, surface, offer);
-                    else closed();
-                });
-                respond(offer.id, 'shown');
-            })
-            .catch(() => {
-                waiting.length = 0; /* no UI: drop what waits, keep receiving */
-                dialogOpen = false;
+        try {
+            showOffer(ui(), offer, (status) => {
+                respond(offer.id, status);
+                if (status === 'accepted') startChat(offer);
+                else closed();
             });
+        } catch (e) {
+            dialogOpen = false; /* not drawn: not shown */
+            return;
+        }
+        respond(offer.id, 'shown');
     }
 
     function closed(): void {
@@ -122,39 +100,34 @@ export function createInterventions(d: InterventionDeps): Interventions {
         nextDialog();
     }
 
-    function startChat(k: UiKit, surface: Ui, iv: Intervention): void {
-        const chat = d.handlers('chat');
+    function startChat(iv: Intervention): void {
+        const chat = handlers.chat;
         if (chat.length) {
-            const arg = { interventionId: iv.id, sessionId: d.sessionId() };
+            const arg = { interventionId: iv.id, sessionId: srv._ids._sessionId(false) };
             for (const fn of chat) safeCall(fn, arg);
             closed();
         } else {
-            k.showChat(surface, (length) => d.track('$chat_message', { length }), closed);
+            showChat(ui(), (length) => track('$chat_message', { length }), closed);
         }
     }
 
     function tooltip(iv: Intervention): void {
         let anchor: Element | null = null;
         try {
-            anchor = iv.selector ? env.win.document.querySelector(iv.selector) : null;
+            anchor = iv.selector ? env._win.document.querySelector(iv.selector) : null;
         } catch (e) {
             /* invalid selector: same as no match */
         }
         if (!anchor) return;
-        const target = anchor;
-        ui()
-            .then(([k, surface]) => {
-                k.showTooltip(surface, target, String(iv.message || iv.title || ''), () => respond(iv.id, 'dismissed'));
-                respond(iv.id, 'shown');
-            })
-            .catch(() => undefined);
+        showTooltip(ui(), anchor, String(iv.message || iv.title || ''), () => respond(iv.id, 'dismissed'));
+        respond(iv.id, 'shown');
     }
 
     return {
-        receive(msg) {
+        _receive(msg) {
             if (!msg || typeof msg !== 'object') return;
             if (msg.type === 'hello') {
-                skewMs = Date.parse(msg.server_time) - env.now() || 0;
+                skewMs = Date.parse(msg.server_time) - env._now() || 0;
                 return;
             }
             const iv = msg as Intervention;
@@ -162,13 +135,13 @@ export function createInterventions(d: InterventionDeps): Interventions {
             seen[iv.id] = 1;
             if (expired(iv)) return;
             let render = true;
-            for (const fn of d.handlers('intervention')) if (safeCall(fn, iv) === false) render = false;
+            for (const fn of handlers.intervention) if (safeCall(fn, iv) === false) render = false;
             if (!render) return;
             if (DIALOG_ACTIONS.test(iv.action)) {
                 waiting.push(iv);
                 nextDialog();
             } else if (iv.action === 'tooltip') tooltip(iv);
         },
-        respond: (id, status) => respond(id, status),
+        _respond: (id, status) => respond(id, status),
     };
 }

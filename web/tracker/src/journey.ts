@@ -28,7 +28,7 @@ import { createLive, type Live } from './live';
 import { createQueue, type Message, type Queue } from './queue';
 import { createIdentity, type Identity } from './session';
 import { createTransport, type Transport } from './transport';
-import { iso, listen, safeCall, type Props } from './util';
+import { iso, listen, safeCall, type Props, type Server } from './util';
 import { VERSION } from './version';
 
 export interface Options {
@@ -63,24 +63,21 @@ export interface Journey {
 
 /* Everything that exists once load() ran. */
 interface Loaded {
-    queue: Queue;
-    tx: Transport;
-    ids: Identity;
-    live: Live;
-    iv: Interventions;
-    useLive: boolean;
+    _queue: Queue;
+    _tx: Transport;
+    _ids: Identity;
+    _live: Live;
+    _iv: Interventions;
+    _useLive: boolean;
 }
 
-const GROUPS: Array<keyof Capture> = [
-    'pageviews', 'clicks', 'deadClicks', 'forms', 'errors', 'scroll', 'visibility', 'pageLeave', 'video',
-];
 const OPT_OUT = 'journey.optOut';
 const MAX_EARLY = 100;
 
 const positive = (v: unknown, d: number): number => (typeof v === 'number' && v > 0 && isFinite(v) ? v : d);
 
 export function createJourney(env: Env, defaultHost: string): Journey {
-    const { win } = env;
+    const { _win: win } = env;
     const doc = win.document;
     const nav = win.navigator as Navigator & { globalPrivacyControl?: boolean };
     const handlers: Record<EventName, Handler[]> = { intervention: [], chat: [], ready: [] };
@@ -92,13 +89,13 @@ export function createJourney(env: Env, defaultHost: string): Journey {
     let referrer = doc.referrer;
     let lastUrl = '';
     let ps: PageState = freshPage();
-    const storage = store(env.storage);
+    const storage = store(env._storage);
 
     function freshPage(): PageState {
-        return { start: env.now(), depth: 0, fields: {}, changes: {}, errors: 0 };
+        return { _start: env._now(), _depth: 0, _fields: {}, _changes: {}, _errors: 0 };
     }
 
-    const blocked = (): boolean => dnt || storage.get(OPT_OUT) === '1';
+    const blocked = (): boolean => dnt || storage._get(OPT_OUT) === '1';
 
     function pageProps(): Props {
         const l = win.location;
@@ -107,7 +104,7 @@ export function createJourney(env: Env, defaultHost: string): Journey {
 
     function context(ids: Identity): Props {
         return {
-            sessionId: ids.sessionId(),
+            sessionId: ids._sessionId(),
             page: pageProps(),
             userAgent: nav.userAgent,
             library: { name: 'journey.js', version: VERSION },
@@ -124,15 +121,15 @@ export function createJourney(env: Env, defaultHost: string): Journey {
         const msg: Message = {
             type,
             ...fields,
-            messageId: env.uuid(),
-            anonymousId: s.ids.anonymousId(),
-            originalTimestamp: iso(env.now()),
-            context: context(s.ids),
+            messageId: env._uuid(),
+            anonymousId: s._ids._anonymousId(),
+            originalTimestamp: iso(env._now()),
+            context: context(s._ids),
         };
-        const userId = s.ids.userId();
+        const userId = s._ids._userId();
         if (userId) msg.userId = userId;
-        s.queue.push(msg);
-        s.tx.schedule(urgent);
+        s._queue._push(msg);
+        s._tx._schedule(urgent);
         return msg.messageId;
     }
 
@@ -157,14 +154,14 @@ export function createJourney(env: Env, defaultHost: string): Journey {
     }
 
     const ctx: Ctx = {
-        env,
-        win,
-        doc,
-        track: (event, properties, urgent) => enqueue('track', { event, properties }, !!urgent),
-        page: () => page(),
-        ps: () => ps,
-        onPage: (fn) => pageHooks.push(fn),
-        beacon: () => loaded && loaded.tx.beacon(),
+        _env: env,
+        _win: win,
+        _doc: doc,
+        _track: (event, properties, urgent) => enqueue('track', { event, properties }, !!urgent),
+        _page: () => page(),
+        _ps: () => ps,
+        _onPage: (fn) => pageHooks.push(fn),
+        _beacon: () => loaded && loaded._tx._beacon(),
     };
 
     function load(writeKey: unknown, options?: Options): void {
@@ -172,49 +169,33 @@ export function createJourney(env: Env, defaultHost: string): Journey {
         const o = options || {};
         const host = (typeof o.host === 'string' && o.host ? o.host : defaultHost).replace(/\/+$/, '');
         const queue = createQueue(storage, positive(o.maxQueue, 1000));
-        const ids = createIdentity(env, storage, positive(o.sessionTimeoutMs, 30 * 60 * 1000), () => s.live.restart());
-        const tx = createTransport(env, queue, {
-            host,
-            writeKey,
-            flushAt: positive(o.flushAt, 20),
-            flushInterval: positive(o.flushInterval, 1000),
-        });
-        const iv = createInterventions({
-            env,
-            host,
-            writeKey,
-            sessionId: () => ids.sessionId(false),
-            handlers: (e) => handlers[e],
-            track: (e, p) => ctx.track(e, p),
-        });
-        const live = createLive(env, {
-            host,
-            writeKey,
-            ids: () => ({ sessionId: ids.sessionId(false), anonymousId: ids.anonymousId() }),
-            onMessage: iv.receive,
-        });
-        const s: Loaded = (loaded = { queue, tx, ids, live, iv, useLive: o.live !== false });
+        const ids = createIdentity(env, storage, positive(o.sessionTimeoutMs, 30 * 60 * 1000), () => s._live._restart());
+        const srv: Server = { _env: env, _host: host, _writeKey: writeKey, _ids: ids };
+        const tx = createTransport(srv, queue, positive(o.flushAt, 20), positive(o.flushInterval, 1000));
+        const iv = createInterventions(srv, handlers, ctx._track);
+        const live = createLive(srv, iv._receive);
+        const s: Loaded = (loaded = { _queue: queue, _tx: tx, _ids: ids, _live: live, _iv: iv, _useLive: o.live !== false });
 
         dnt = !!o.respectDoNotTrack && (nav.doNotTrack === '1' || nav.globalPrivacyControl === true);
-        if (blocked()) queue.clear();
+        if (blocked()) queue._clear();
 
         const ac = o.autocapture;
-        const on = {} as Capture;
-        for (const g of GROUPS) on[g] = ac !== false && !(ac && typeof ac === 'object' && ac[g] === false);
-        installLifecycle(ctx, on.visibility, on.pageLeave);
-        if (on.clicks) installClicks(ctx, on.deadClicks);
-        if (on.forms) installForms(ctx);
-        if (on.errors) installErrors(ctx);
-        if (on.scroll) installScroll(ctx);
-        if (on.video) installVideo(ctx);
-        if (on.pageviews) installPageviews(ctx); /* last: its first page view runs everyone's hooks */
+        /* a group is on unless autocapture is false or an object with that group false */
+        const on = (g: keyof Capture): boolean => ac !== false && !(ac && typeof ac === 'object' && ac[g] === false);
+        installLifecycle(ctx, on('visibility'), on('pageLeave'));
+        if (on('clicks')) installClicks(ctx, on('deadClicks'));
+        if (on('forms')) installForms(ctx);
+        if (on('errors')) installErrors(ctx);
+        if (on('scroll')) installScroll(ctx);
+        if (on('video')) installVideo(ctx);
+        if (on('pageviews')) installPageviews(ctx); /* last: its first page view runs everyone's hooks */
 
-        if (s.useLive) {
-            listen(win, 'pagehide', live.stop);
-            listen(win, 'pageshow', (e: PageTransitionEvent) => e.persisted && !blocked() && live.start());
-            if (!blocked()) live.start();
+        if (s._useLive) {
+            listen(win, 'pagehide', live._stop);
+            listen(win, 'pageshow', (e: PageTransitionEvent) => e.persisted && !blocked() && live._start());
+            if (!blocked()) live._start();
         }
-        if (queue.size()) tx.schedule(false); /* left over from an earlier page */
+        if (queue._size()) tx._schedule(false); /* left over from an earlier page */
         for (const [name, args] of early.splice(0)) (api as any)[name](...args);
         isReady = true;
         for (const fn of handlers.ready) safeCall(fn);
@@ -248,10 +229,10 @@ export function createJourney(env: Env, defaultHost: string): Journey {
             userId = null;
         }
         if (blocked()) return;
-        if (userId != null && userId !== '') loaded!.ids.setUserId(String(userId));
+        if (userId != null && userId !== '') loaded!._ids._setUserId(String(userId));
         enqueue('identify', { traits: traits && typeof traits === 'object' ? traits : {} }, false);
     });
-    method('reset', () => loaded!.ids.reset());
+    method('reset', () => loaded!._ids._reset());
     method(
         'on',
         (event: EventName, fn: Handler) => {
@@ -269,30 +250,30 @@ export function createJourney(env: Env, defaultHost: string): Journey {
     method(
         'optOut',
         () => {
-            storage.set(OPT_OUT, '1');
+            storage._set(OPT_OUT, '1');
             if (!loaded) return;
-            loaded.queue.clear();
-            loaded.tx.stop();
-            loaded.live.stop();
+            loaded._queue._clear();
+            loaded._tx._stop();
+            loaded._live._stop();
         },
         true,
     );
     method(
         'optIn',
         () => {
-            storage.set(OPT_OUT, null);
-            if (loaded && loaded.useLive && !blocked()) loaded.live.start();
+            storage._set(OPT_OUT, null);
+            if (loaded && loaded._useLive && !blocked()) loaded._live._start();
         },
         true,
     );
     method('validationError', (field: unknown, message?: unknown, options?: { form?: unknown }) =>
         apiInvalid(ctx, field, message, options),
     );
-    method('flush', () => loaded!.tx.flush());
-    method('respond', (id: string, status: ResponseStatus) => loaded!.iv.respond(String(id), status));
+    method('flush', () => loaded!._tx._flush());
+    method('respond', (id: string, status: ResponseStatus) => loaded!._iv._respond(String(id), status));
     method(
         'stats',
-        () => ({ queued: loaded ? loaded.queue.size() : 0, dropped: loaded ? loaded.queue.dropped() : 0 }),
+        () => ({ queued: loaded ? loaded._queue._size() : 0, dropped: loaded ? loaded._queue._dropped() : 0 }),
         true,
     );
     return api;

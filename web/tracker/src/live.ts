@@ -16,22 +16,15 @@
  * WebSocket keeps a page out of the back/forward cache, so the page closes it when hidden away and
  * starts again on pageshow. Polls are skipped while the tab is hidden (nobody would see the result,
  * and the server marks what it returns as delivered); 401/403 on a poll stop polling (bad write key).
- * The poll uses env.fetch, so it does not count as page activity for dead clicks.
+ * The poll uses env._fetch, so it does not count as page activity for dead clicks.
  */
-import type { Env, SocketLike, TimerId } from './env';
-import { backoff, safeCall } from './util';
-
-export interface LiveOptions {
-    host: string;
-    writeKey: string;
-    ids(): { sessionId: string; anonymousId: string };
-    onMessage(msg: unknown): void;
-}
+import type { SocketLike, TimerId } from './env';
+import { backoff, enc, endpoint, safeCall, type Server } from './util';
 
 export interface Live {
-    start(): void;
-    stop(): void;
-    restart(): void;
+    _start(): void;
+    _stop(): void;
+    _restart(): void;
 }
 
 const BASE_MS = 1000;
@@ -39,8 +32,10 @@ const CAP_MS = 30000;
 const POLL_MS = 5000;
 const FAILURES_BEFORE_POLLING = 3;
 
-export function createLive(env: Env, o: LiveOptions): Live {
-    const enc = encodeURIComponent;
+/* `onMessage` gets every JSON message from the socket, and each polled intervention. */
+export function createLive(srv: Server, onMessage: (msg: unknown) => void): Live {
+    const env = srv._env;
+    const ids = srv._ids;
     let running = false;
     let ws: SocketLike | null = null;
     let failures = 0; /* connection attempts in a row that never opened */
@@ -50,13 +45,14 @@ export function createLive(env: Env, o: LiveOptions): Live {
 
     function connect(): void {
         reconnectTimer = undefined;
-        const Socket = env.socket;
+        const Socket = env._socket;
         if (!running) return;
         if (!Socket) return startPolling();
-        const { sessionId, anonymousId } = o.ids();
-        const url =
-            o.host.replace(/^http/, 'ws') +
-            '/v1/live?writeKey=' + enc(o.writeKey) + '&sessionId=' + enc(sessionId) + '&anonymousId=' + enc(anonymousId);
+        const url = endpoint(
+            srv,
+            '/v1/live',
+            '&sessionId=' + enc(ids._sessionId(false)) + '&anonymousId=' + enc(ids._anonymousId()),
+        ).replace(/^http/, 'ws');
         let s: SocketLike;
         try {
             s = new Socket(url);
@@ -78,7 +74,7 @@ export function createLive(env: Env, o: LiveOptions): Live {
             } catch (x) {
                 return;
             }
-            safeCall(o.onMessage, msg);
+            safeCall(onMessage, msg);
         };
         s.onclose = () => {
             if (ws !== s) return; /* closed on purpose */
@@ -93,38 +89,37 @@ export function createLive(env: Env, o: LiveOptions): Live {
         if (failures >= FAILURES_BEFORE_POLLING) startPolling();
         /* attempt n waits 1 s * 2^(n-1); a socket that was open and dropped starts again at 1 s */
         const attempt = failures >= FAILURES_BEFORE_POLLING ? 99 : Math.max(1, failures);
-        const delay = backoff(attempt, BASE_MS, CAP_MS, env.random());
-        reconnectTimer = env.setTimeout(connect, delay);
+        const delay = backoff(attempt, BASE_MS, CAP_MS, env._random());
+        reconnectTimer = env._setTimeout(connect, delay);
     }
 
     function startPolling(): void {
         if (polling || !running) return;
         polling = true;
-        pollTimer = env.setTimeout(poll, 0);
+        pollTimer = env._setTimeout(poll, 0);
     }
 
     function stopPolling(): void {
         polling = false;
-        env.clearTimeout(pollTimer);
+        env._clearTimeout(pollTimer);
         pollTimer = undefined;
     }
 
     function poll(): void {
-        const fetch = env.fetch;
+        const fetch = env._fetch;
         if (!polling || !fetch) return;
         const again = (): void => {
-            if (polling) pollTimer = env.setTimeout(poll, POLL_MS);
+            if (polling) pollTimer = env._setTimeout(poll, POLL_MS);
         };
-        if (env.win.document.visibilityState === 'hidden') return again();
-        const url =
-            o.host + '/v1/interventions/' + enc(o.ids().sessionId) + '/pending?writeKey=' + enc(o.writeKey);
+        if (env._win.document.visibilityState === 'hidden') return again();
+        const url = endpoint(srv, '/v1/interventions/' + enc(ids._sessionId(false)) + '/pending');
         fetch(url, { method: 'GET', credentials: 'omit' })
             .then((r) => {
                 if (r.status === 401 || r.status === 403) return stopPolling();
                 if (r.status !== 200) return undefined;
                 return r.json().then((body: any) => {
                     const list = body && body.interventions;
-                    if (Array.isArray(list)) for (const iv of list) o.onMessage({ type: 'intervention', ...iv });
+                    if (Array.isArray(list)) for (const iv of list) onMessage({ type: 'intervention', ...iv });
                 });
             })
             .catch(() => undefined)
@@ -134,7 +129,7 @@ export function createLive(env: Env, o: LiveOptions): Live {
     function close(): void {
         const s = ws;
         ws = null;
-        env.clearTimeout(reconnectTimer);
+        env._clearTimeout(reconnectTimer);
         reconnectTimer = undefined;
         if (s) {
             try {
@@ -146,18 +141,18 @@ export function createLive(env: Env, o: LiveOptions): Live {
     }
 
     return {
-        start() {
+        _start() {
             if (running) return;
             running = true;
             failures = 0;
             connect();
         },
-        stop() {
+        _stop() {
             running = false;
             close();
             stopPolling();
         },
-        restart() {
+        _restart() {
             if (!running) return;
             close();
             failures = 0;

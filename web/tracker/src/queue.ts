@@ -17,6 +17,7 @@
  * of the page.
  */
 import type { Store } from './env';
+import { readJson } from './util';
 
 export interface Message {
     messageId: string;
@@ -24,14 +25,14 @@ export interface Message {
 }
 
 export interface Queue {
-    push(msg: Message): void;
+    _push(msg: Message): void;
     /* The oldest messages not in `skip` (messageId -> 1): at most `count` and `maxBytes` of JSON,
      * but at least one if there is any. */
-    peek(count: number, maxBytes: number, skip: Record<string, 1>): Message[];
-    remove(sent: Message[]): void;
-    size(): number;
-    dropped(): number;
-    clear(): void;
+    _peek(count: number, maxBytes: number, skip: Record<string, 1>): Message[];
+    _remove(sent: Message[]): void;
+    _size(): number;
+    _dropped(): number;
+    _clear(): void;
 }
 
 interface State {
@@ -40,25 +41,22 @@ interface State {
 }
 
 const KEY = 'journey.queue';
+const empty = (): State => ({ messages: [], dropped: 0 });
 
 export function createQueue(storage: Store, max: number): Queue {
     let raw: string | null = null; /* the string `state` was parsed from or written as */
-    let state: State = { messages: [], dropped: 0 };
+    let state = empty();
     let inMemory = false;
 
     function load(): State {
-        const s = inMemory ? raw : storage.get(KEY);
+        const s = inMemory ? raw : storage._get(KEY);
         if (s !== raw) {
             raw = s;
-            state = { messages: [], dropped: 0 };
-            try {
-                const p = JSON.parse(s as string);
-                if (Array.isArray(p.messages)) {
-                    state.messages = p.messages.filter((m: Message) => m && typeof m.messageId === 'string');
-                }
+            state = empty();
+            const p = readJson<State>(s); /* missing or corrupt: start empty */
+            if (p) {
+                if (Array.isArray(p.messages)) state.messages = p.messages.filter((m) => m && typeof m.messageId === 'string');
                 state.dropped = Number(p.dropped) || 0;
-            } catch (e) {
-                /* missing or corrupt: start empty */
             }
         }
         return state;
@@ -67,7 +65,7 @@ export function createQueue(storage: Store, max: number): Queue {
     function save(): void {
         while (!inMemory) {
             const s = JSON.stringify(state);
-            if (storage.set(KEY, s)) {
+            if (storage._set(KEY, s)) {
                 raw = s;
                 return;
             }
@@ -80,7 +78,7 @@ export function createQueue(storage: Store, max: number): Queue {
     return {
         /* Stores a deep copy: later changes to the caller's objects must not change what is sent,
          * and a message that cannot be serialised (a cycle, a BigInt) is refused here (throws). */
-        push(msg) {
+        _push(msg) {
             const copy = JSON.parse(JSON.stringify(msg)) as Message;
             const st = load();
             st.messages.push(copy);
@@ -91,7 +89,7 @@ export function createQueue(storage: Store, max: number): Queue {
             }
             save();
         },
-        peek(count, maxBytes, skip) {
+        _peek(count, maxBytes, skip) {
             const out: Message[] = [];
             let bytes = 0;
             for (const m of load().messages) {
@@ -102,7 +100,7 @@ export function createQueue(storage: Store, max: number): Queue {
             }
             return out;
         },
-        remove(sent) {
+        _remove(sent) {
             const ids: Record<string, 1> = {};
             for (const m of sent) ids[m.messageId] = 1;
             const st = load();
@@ -111,11 +109,11 @@ export function createQueue(storage: Store, max: number): Queue {
             st.messages = keep;
             save();
         },
-        size: () => load().messages.length,
-        dropped: () => load().dropped,
-        clear() {
-            state = { messages: [], dropped: 0 };
-            storage.set(KEY, (raw = null));
+        _size: () => load().messages.length,
+        _dropped: () => load().dropped,
+        _clear() {
+            state = empty();
+            storage._set(KEY, (raw = null));
         },
     };
 }

@@ -17,12 +17,12 @@ import type { Env, Store } from './env';
 import { readJson } from './util';
 
 export interface Identity {
-    anonymousId(): string;
-    userId(): string | null;
-    setUserId(id: string): void;
+    _anonymousId(): string;
+    _userId(): string | null;
+    _setUserId(id: string): void;
     /* The current session id, rotating it if expired; `touch` records activity (a message). */
-    sessionId(touch?: boolean): string;
-    reset(): void;
+    _sessionId(touch?: boolean): string;
+    _reset(): void;
 }
 
 const ANON = 'journey.anonymousId';
@@ -35,20 +35,20 @@ export function createIdentity(
     timeoutMs: number,
     onChange: (id: string) => void,
 ): Identity {
-    const { get, set } = storage; /* a failed write: the ids live for this page only */
+    const { _get: get, _set: set } = storage; /* a failed write: the ids live for this page only */
     let known = '';
 
     function anonymousId(): string {
         let id = get(ANON);
-        if (!id) set(ANON, (id = env.uuid()));
+        if (!id) set(ANON, (id = env._uuid()));
         return id;
     }
 
     function sessionId(touch = true, fresh = false): string {
-        const now = env.now();
+        const now = env._now();
         let s = readJson<{ id: string; lastActivity: number }>(get(SESSION));
         if (fresh || !s || typeof s.id !== 'string' || !(now - s.lastActivity < timeoutMs)) {
-            s = { id: now + '-' + env.uuid().slice(0, 8), lastActivity: now };
+            s = { id: now + '-' + env._uuid().slice(0, 8), lastActivity: now };
             touch = true;
         }
         if (touch) {
@@ -64,13 +64,13 @@ export function createIdentity(
     }
 
     return {
-        anonymousId,
-        userId: () => get(USER),
-        setUserId: (id) => set(USER, id),
-        sessionId: (touch) => sessionId(touch),
-        reset() {
+        _anonymousId: anonymousId,
+        _userId: () => get(USER),
+        _setUserId: (id) => set(USER, id),
+        _sessionId: (touch) => sessionId(touch),
+        _reset() {
             set(USER, null);
-            set(ANON, env.uuid());
+            set(ANON, env._uuid());
             sessionId(true, true);
         },
     };

@@ -22,77 +22,58 @@
  * can carry without a preflight) with the write key in the query string (a beacon cannot set
  * headers). Chunks the browser accepted are removed; the rest wait for the next page.
  */
-import type { Env, TimerId } from './env';
+import type { TimerId } from './env';
 import type { Message, Queue } from './queue';
-import { backoff, iso, retryAfterMs, retryable } from './util';
+import { endpoint, iso, post, retryable, retryDelay, type Server } from './util';
 
 export interface Transport {
-    schedule(urgent: boolean): void;
-    flush(): void;
-    beacon(): void;
-    stop(): void;
-}
-
-export interface TransportOptions {
-    host: string;
-    writeKey: string;
-    flushAt: number;
-    flushInterval: number;
+    _schedule(urgent: boolean): void;
+    _flush(): void;
+    _beacon(): void;
+    _stop(): void;
 }
 
 const MAX_IN_FLIGHT = 3;
 const MAX_BATCH_BYTES = 480 * 1024; /* under the usual 500 KB batch limit */
-const KEEPALIVE_MAX_BYTES = 60 * 1024; /* keepalive requests share the 64 KB beacon budget */
 const BEACON_MAX_BYTES = 60 * 1024;
-const RETRY_BASE_MS = 500;
-const RETRY_CAP_MS = 30 * 1000;
 
-export function createTransport(env: Env, queue: Queue, o: TransportOptions): Transport {
-    const auth = 'Basic ' + env.win.btoa(o.writeKey + ':');
+/* `flushAt`: messages that trigger a flush, and the largest batch; `flushInterval`: ms a message may wait. */
+export function createTransport(srv: Server, queue: Queue, flushAt: number, flushInterval: number): Transport {
+    const env = srv._env;
+    const auth = 'Basic ' + env._win.btoa(srv._writeKey + ':');
     const inFlight: Record<string, 1> = {};
     let requests = 0; /* in flight */
     let flushTimer: TimerId | undefined;
     let retryTimer: TimerId | undefined;
     let again = false; /* a flush was asked for while we could not send */
     let attempt = 0; /* consecutive retryable failures */
-    let limit = o.flushAt; /* messages per batch; halves on 413 */
+    let limit = flushAt; /* messages per batch; halves on 413 */
 
     function body(batch: Message[]): string {
-        const sentAt = iso(env.now());
+        const sentAt = iso(env._now());
         return JSON.stringify({ batch: batch.map((m) => ({ ...m, sentAt })), sentAt });
     }
 
     function schedule(urgent: boolean): void {
-        if (urgent || queue.size() >= o.flushAt) flush();
+        if (urgent || queue._size() >= flushAt) flush();
         else if (flushTimer === undefined && retryTimer === undefined) {
-            flushTimer = env.setTimeout(flush, o.flushInterval);
+            flushTimer = env._setTimeout(flush, flushInterval);
         }
     }
 
     function flush(): void {
-        env.clearTimeout(flushTimer);
+        env._clearTimeout(flushTimer);
         flushTimer = undefined;
-        const fetch = env.fetch;
         if (retryTimer !== undefined || requests >= MAX_IN_FLIGHT) {
             again = true;
             return;
         }
-        const batch = queue.peek(limit, MAX_BATCH_BYTES, inFlight);
-        if (!fetch || !batch.length) return;
+        const batch = queue._peek(limit, MAX_BATCH_BYTES, inFlight);
+        if (!env._fetch || !batch.length) return;
         again = false;
         requests++;
         for (const m of batch) inFlight[m.messageId] = 1;
-        const json = body(batch);
-        fetch(o.host + '/v1/batch', {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/json', Authorization: auth },
-            body: json,
-            keepalive: json.length < KEEPALIVE_MAX_BYTES,
-            credentials: 'omit',
-        }).then(
-            (r) => done(batch, r.status, r.headers.get('Retry-After')),
-            () => done(batch, 0, null),
-        );
+        post(env, srv._host + '/v1/batch', body(batch), { Authorization: auth }, (status, after) => done(batch, status, after));
     }
 
     function done(batch: Message[], status: number, retryAfter: string | null): void {
@@ -101,11 +82,10 @@ export function createTransport(env: Env, queue: Queue, o: TransportOptions): Tr
         if (retryable(status)) {
             if (retryTimer === undefined) {
                 attempt++;
-                const delay = retryAfterMs(retryAfter, env.now()) ?? backoff(attempt, RETRY_BASE_MS, RETRY_CAP_MS, env.random());
-                retryTimer = env.setTimeout(() => {
+                retryTimer = env._setTimeout(() => {
                     retryTimer = undefined;
                     flush();
-                }, delay);
+                }, retryDelay(env, attempt, retryAfter));
             }
             return;
         }
@@ -114,40 +94,40 @@ export function createTransport(env: Env, queue: Queue, o: TransportOptions): Tr
             limit = Math.ceil(batch.length / 2);
             return flush();
         }
-        queue.remove(batch); /* delivered, or refused for good */
-        const left = queue.size();
-        if (status === 413 || !left) limit = o.flushAt;
-        if (again || limit < o.flushAt || left >= o.flushAt) flush();
+        queue._remove(batch); /* delivered, or refused for good */
+        const left = queue._size();
+        if (status === 413 || !left) limit = flushAt;
+        if (again || limit < flushAt || left >= flushAt) flush();
         else if (left) schedule(false);
     }
 
     function beacon(): void {
-        const send = env.beacon;
+        const send = env._beacon;
         if (!send) return flush();
-        const url = o.host + '/beacon/v1/batch?writeKey=' + encodeURIComponent(o.writeKey);
+        const url = endpoint(srv, '/beacon/v1/batch');
         for (;;) {
-            const batch = queue.peek(Infinity, BEACON_MAX_BYTES, inFlight);
+            const batch = queue._peek(Infinity, BEACON_MAX_BYTES, inFlight);
             if (!batch.length || !send(url, body(batch))) return;
-            queue.remove(batch);
+            queue._remove(batch);
         }
     }
 
     /* Back online: do not sit out the rest of a long backoff. */
-    env.win.addEventListener('online', () => {
+    env._win.addEventListener('online', () => {
         if (retryTimer === undefined) return;
-        env.clearTimeout(retryTimer);
+        env._clearTimeout(retryTimer);
         retryTimer = undefined;
         flush();
     });
 
     return {
-        schedule,
-        flush,
-        beacon,
+        _schedule: schedule,
+        _flush: flush,
+        _beacon: beacon,
         /* Forget pending timers (opt-out); a later schedule() starts afresh. */
-        stop() {
-            env.clearTimeout(flushTimer);
-            env.clearTimeout(retryTimer);
+        _stop() {
+            env._clearTimeout(flushTimer);
+            env._clearTimeout(retryTimer);
             flushTimer = retryTimer = undefined;
         },
     };

@@ -31,6 +31,26 @@ test('$click: selector, text, tag, page coordinates, interactive, disabled', asy
     assert.equal(p.text, 'plain text');
 });
 
+test('tabindex="-1" (a skip-link target) does not make everything inside it interactive', async () => {
+    const html = `<body><main id="content" tabindex="-1"><p class="lead">Rates</p><button>Apply</button>
+        <div class="card" tabindex="0"><span>Focusable card</span></div><div class="bad" tabindex="x"><b>x</b></div></main></body>`;
+    const { env, win, doc, clock } = await start({ html, load: noLive });
+    click(win, doc.querySelector('p'));
+    click(win, doc.querySelector('button'));
+    click(win, doc.querySelector('.card span'));
+    click(win, doc.querySelector('.bad b'));
+    click(win, doc.querySelector('main'));
+    await clock.tick(0); // at most 3 requests in flight: let the last clicks go out
+    const got = props(env, '$click').map((p) => [p.selector, p.tag, p.interactive]);
+    assert.deepEqual(got, [
+        ['#content > p.lead', 'p', false],
+        ['#content > button', 'button', true],
+        ['#content > div.card:nth-of-type(1)', 'div', true],
+        ['#content > div.bad:nth-of-type(2) > b', 'b', false],
+        ['#content', 'main', false],
+    ]);
+});
+
 test('selectors skip generated ids and classes and stop after 5 levels', async () => {
     const { selector } = await loadTracker();
     const env = await makeEnv({
@@ -162,7 +182,7 @@ test('native invalid events become $field_invalid with the first ValidityState r
         ['pay', 'code', 'text', 'patternMismatch', 'native'],
         ['pay', 'coupon', 'text', 'custom', 'native'],
     ]);
-    assert.equal(props(env, '$field_invalid')[3].message, 'Coupon expired');
+    assert.ok(props(env, '$field_invalid').every((p) => !('message' in p)), 'no message from native events');
 });
 
 test('validationError() API: by name, by element, with a form override, or for an unknown field', async () => {

@@ -278,29 +278,28 @@ test('lifecycle responses are retried on 5xx, with backoff', async () => {
     assert.equal(t.responses().length, 3);
 });
 
-test('the UI is loaded only when something must be drawn, once; a failed load renders nothing and is retried', async () => {
+test('an offer is drawn in the same task it arrives in: no loading, no waiting (latency budget)', async () => {
     const t = await page();
     t.socket.deliver({ type: 'intervention', id: 'c', action: 'custom', payload: {} });
     t.socket.deliver({ type: 'intervention', id: 't0', action: 'tooltip', selector: '#missing', message: 'x' });
-    await t.clock.tick(0);
-    assert.equal(t.env.uiLoads, 0, 'custom and unanchored tooltips need no UI');
+    assert.equal(t.ui(), null, 'custom and unanchored tooltips draw nothing, not even the host element');
 
-    t.env.uiOk = false;
-    t.socket.deliver(offer('lost'));
-    await t.clock.tick(0);
-    assert.equal(t.env.uiLoads, 1);
-    assert.equal(t.ui(), null);
-    assert.deepEqual(t.responses(), [], 'never shown, so nothing reported');
-
-    t.env.uiOk = true;
-    t.socket.deliver(offer('next'));
+    const calls = t.net.calls.length;
+    t.socket.deliver(offer('now'));
     t.socket.deliver({ type: 'intervention', id: 'tip', action: 'tooltip', selector: '#tip-anchor', message: 'm' });
-    await t.clock.tick(0);
-    assert.equal(t.env.uiLoads, 2, 'retried after the failure, then kept');
+    // no clock tick, no awaited promise: both are on screen as soon as deliver() returns
     assert.ok(t.root().querySelector('[role=dialog]'));
     assert.ok(t.root().querySelector('[role=tooltip]'));
+    assert.equal(t.doc.querySelectorAll('[data-journey-ui]').length, 1, 'one host for everything');
+    assert.equal(t.doc.querySelector('script'), null, 'nothing loaded');
+    assert.deepEqual(
+        t.net.calls.slice(calls).map((c) => c.url.split('?')[0]),
+        [HOST + '/v1/interventions/now/response', HOST + '/v1/interventions/tip/response'],
+        'the only requests are the "shown" responses',
+    );
+    await t.clock.tick(0);
     assert.deepEqual(t.responses(), [
-        ['next', 'shown'],
+        ['now', 'shown'],
         ['tip', 'shown'],
     ]);
 });

@@ -1,31 +1,18 @@
-// The shipped bundle in a page: the documented snippet's queue is replayed; a plain <script> works too.
-// Builds src/index.ts exactly like web/build.mjs (IIFE, es2019, minified) and runs it against a jsdom
-// window passed in as `window`/`document` (jsdom's runScripts needs Node >= 22 here); this also checks
-// that the bundle reaches the DOM only through `window`.
+// The shipped bundle in a page: the documented snippet's queue is replayed; a plain <script> works too;
+// an intervention is drawn with no further fetch. Builds src/index.ts with web/build.mjs's own options
+// (IIFE, es2019, minified, internal properties mangled) and runs it against a jsdom window passed in as
+// `window`, which also checks that the bundle reaches the DOM only through `window`.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import '../testing/node-compat.mjs';
 import { build } from 'esbuild';
 import { JSDOM } from 'jsdom';
+import { trackerBuildOptions } from '../../build.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const iife = async (entry) =>
-    (
-        await build({
-            entryPoints: [path.join(here, '../src', entry)],
-            bundle: true,
-            format: 'iife',
-            target: 'es2019',
-            minify: true,
-            write: false,
-            logLevel: 'error',
-        })
-    ).outputFiles[0].text;
-const bundle = await iife('index.ts');
-const uiBundle = await iife('ui/index.ts');
+const bundle = (await build({ ...trackerBuildOptions(true), write: false, logLevel: 'error' })).outputFiles[0].text;
 
 /* The install snippet from docs/tracker.md: the ```html block that defines the stub. */
 function docSnippet() {
@@ -57,12 +44,7 @@ function page() {
     };
     const nextRequest = () => new Promise((r) => (onRequest = r));
     const run = (code) => new Function('window', 'document', code)(win, win.document);
-    /* Run journey-ui.js as the browser would for the <script> journey.js inserted, then fire load. */
-    const runUi = (el) => {
-        new Function('document', 'CustomEvent', uiBundle)({ currentScript: el }, win.CustomEvent);
-        el.dispatchEvent(new win.Event('load'));
-    };
-    return { dom, win, requests, nextRequest, run, runUi };
+    return { dom, win, requests, nextRequest, run };
 }
 
 test('the documented snippet queues calls that journey.js replays in order', async () => {
@@ -117,43 +99,31 @@ test('the bundle defines nothing global but window.journey', async () => {
     win.close();
 });
 
-test('journey-ui.js is fetched from next to journey.js on the first offer, and hands over the UI', async () => {
-    const { win, requests, run, runUi } = page();
+test('an offer pushed over the open socket is drawn at once: no script loaded, no request but "shown"', async () => {
+    const { win, requests, run } = page();
     const doc = win.document;
-    // pretend journey.js was loaded from <script src="https://cdn.journey.test/v2/journey.js" nonce="n0nce">
+    // pretend journey.js was loaded from <script src="https://cdn.journey.test/v2/journey.js">
     const own = doc.createElement('script');
     own.src = 'https://cdn.journey.test/v2/journey.js?v=3';
-    own.setAttribute('nonce', 'n0nce');
     Object.defineProperty(doc, 'currentScript', { value: own, configurable: true });
     run(bundle);
     delete doc.currentScript;
     win.journey.load('WK', { autocapture: false });
     assert.ok(win.sockets[0].url.startsWith('wss://cdn.journey.test/v1/live?'), 'host = origin of journey.js');
-    assert.equal(doc.querySelector('script[src*=journey-ui]'), null, 'not loaded up front');
+    const before = requests.length;
+    const created = [];
+    const createElement = doc.createElement.bind(doc);
+    doc.createElement = (tag, ...rest) => (created.push(String(tag).toLowerCase()), createElement(tag, ...rest));
 
-    const deliver = (id) => win.sockets[0].onmessage({ data: JSON.stringify({ type: 'intervention', id, action: 'live_chat_offer', message: 'Hi' }) });
-    deliver('iv_1');
-    await new Promise((r) => setImmediate(r));
-    const tag = doc.querySelector('script[src*=journey-ui]');
-    assert.equal(tag.src, 'https://cdn.journey.test/v2/journey-ui.js');
-    assert.equal(tag.nonce, 'n0nce');
-    // not there (404): then the Journey host is tried; that fails too: nothing shown, tags removed
-    tag.dispatchEvent(new win.Event('error'));
-    await new Promise((r) => setImmediate(r));
-    const second = doc.querySelector('script[src*=journey-ui]');
-    assert.equal(second.src, 'https://cdn.journey.test/journey-ui.js');
-    second.dispatchEvent(new win.Event('error'));
-    await new Promise((r) => setImmediate(r));
-    assert.equal(doc.querySelector('script[src*=journey-ui]'), null);
-    assert.equal(doc.querySelector('[data-journey-ui]'), null);
-
-    deliver('iv_2');
-    await new Promise((r) => setImmediate(r));
-    runUi(doc.querySelector('script[src*=journey-ui]'));
-    await new Promise((r) => setImmediate(r));
+    win.sockets[0].onmessage({ data: JSON.stringify({ type: 'intervention', id: 'iv_1', action: 'live_chat_offer', message: 'Hi' }) });
+    // synchronously: no await between the socket message and the dialog on screen
     const root = doc.querySelector('[data-journey-ui]').shadowRoot;
     assert.equal(root.querySelector('[role=dialog] p').textContent, 'Hi');
-    assert.ok(requests.some((r) => r.url === 'https://cdn.journey.test/v1/interventions/iv_2/response?writeKey=WK' && r.body.status === 'shown'));
-    assert.ok(!requests.some((r) => r.url.includes('iv_1')));
+    assert.ok(!created.includes('script') && !created.includes('link'), 'nothing loaded: ' + created.join());
+    assert.equal(doc.querySelector('script'), null);
+    assert.deepEqual(
+        requests.slice(before).map((r) => [r.url, r.body.status]),
+        [['https://cdn.journey.test/v1/interventions/iv_1/response?writeKey=WK', 'shown']],
+    );
     win.close();
 });

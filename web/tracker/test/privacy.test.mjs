@@ -107,3 +107,27 @@ test('Do Not Track / Global Privacy Control block sending only with respectDoNot
         }
     }
 });
+
+test('native invalid events never carry the browser\'s message: it can quote what the visitor typed', async () => {
+    const html = `<body><form id="signup"><input name="email" type="email" required>
+        <input name="coupon"></form></body>`;
+    const { env, doc, journey, clock } = await start({ html, load: { live: false } });
+    const email = doc.querySelector('[name=email]');
+    email.value = 'sam@';
+    // what Chrome says for this value; jsdom has no such text of its own
+    const chrome = "Please enter a part following '@'. 'sam@' is incomplete.";
+    Object.defineProperty(email, 'validationMessage', { get: () => chrome, configurable: true });
+    // a site's own setCustomValidity text is still the browser's validationMessage: not sent either
+    doc.querySelector('[name=coupon]').setCustomValidity('Coupon sam@ is unknown');
+    doc.forms[0].checkValidity();
+    journey.validationError('email', 'Use your work address '.repeat(20));
+    await clock.tick(1000);
+    const invalid = tracks(env, '$field_invalid').map((m) => m.properties);
+    assert.deepEqual(invalid.slice(0, 2), [
+        { form: 'signup', field: 'email', field_type: 'email', reason: 'typeMismatch', source: 'native' },
+        { form: 'signup', field: 'coupon', field_type: 'text', reason: 'custom', source: 'native' },
+    ]);
+    assert.equal(invalid[2].source, 'api');
+    assert.equal(invalid[2].message, 'Use your work address '.repeat(20).slice(0, 200), 'the site\'s own text, max 200');
+    assert.ok(!JSON.stringify([env.net.calls, env.beacons]).includes('sam@'));
+});

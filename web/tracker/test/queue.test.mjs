@@ -10,12 +10,12 @@ test('a full queue drops the oldest messages and counts them', async () => {
     const { createQueue, store } = await loadTracker();
     const storage = store(new MemoryStorage());
     const q = createQueue(storage, 5);
-    for (let i = 1; i <= 8; i++) q.push(msg(i));
-    assert.equal(q.size(), 5);
-    assert.equal(q.dropped(), 3);
-    assert.deepEqual(q.peek(10, 1e9, {}).map((m) => m.messageId), ['m4', 'm5', 'm6', 'm7', 'm8']);
+    for (let i = 1; i <= 8; i++) q._push(msg(i));
+    assert.equal(q._size(), 5);
+    assert.equal(q._dropped(), 3);
+    assert.deepEqual(q._peek(10, 1e9, {}).map((m) => m.messageId), ['m4', 'm5', 'm6', 'm7', 'm8']);
     // the count is persisted with the queue
-    assert.equal(createQueue(storage, 5).dropped(), 3);
+    assert.equal(createQueue(storage, 5)._dropped(), 3);
 });
 
 test('maxQueue bounds the queue while the server is down; stats() reports drops', async () => {
@@ -34,12 +34,12 @@ test('maxQueue bounds the queue while the server is down; stats() reports drops'
 test('peek respects count, bytes and the in-flight set, and always yields one message', async () => {
     const { createQueue, store } = await loadTracker();
     const q = createQueue(store(new MemoryStorage()), 100);
-    for (let i = 1; i <= 5; i++) q.push(msg(i));
-    assert.equal(q.peek(2, 1e9, {}).length, 2);
-    assert.equal(q.peek(10, 1, {}).length, 1, 'at least one even if larger than maxBytes');
-    assert.deepEqual(q.peek(2, 1e9, { m1: 1, m2: 1 }).map((m) => m.messageId), ['m3', 'm4']);
-    q.remove([msg(2), msg(4)]);
-    assert.deepEqual(q.peek(10, 1e9, {}).map((m) => m.messageId), ['m1', 'm3', 'm5']);
+    for (let i = 1; i <= 5; i++) q._push(msg(i));
+    assert.equal(q._peek(2, 1e9, {}).length, 2);
+    assert.equal(q._peek(10, 1, {}).length, 1, 'at least one even if larger than maxBytes');
+    assert.deepEqual(q._peek(2, 1e9, { m1: 1, m2: 1 }).map((m) => m.messageId), ['m3', 'm4']);
+    q._remove([msg(2), msg(4)]);
+    assert.deepEqual(q._peek(10, 1e9, {}).map((m) => m.messageId), ['m1', 'm3', 'm5']);
 });
 
 test('unsent messages survive a reload and go out with the same messageId', async () => {
@@ -104,9 +104,9 @@ test('a storage quota error drops the oldest half (counted) instead of losing ev
         realSet(k, v);
     };
     const q = createQueue(store(storage), 100);
-    for (let i = 1; i <= 12; i++) q.push(msg(i));
-    assert.ok(q.size() < 12 && q.size() > 0);
-    assert.equal(q.size() + q.dropped(), 12);
-    assert.equal(q.peek(100, 1e9, {}).at(-1).messageId, 'm12', 'the newest is kept');
+    for (let i = 1; i <= 12; i++) q._push(msg(i));
+    assert.ok(q._size() < 12 && q._size() > 0);
+    assert.equal(q._size() + q._dropped(), 12);
+    assert.equal(q._peek(100, 1e9, {}).at(-1).messageId, 'm12', 'the newest is kept');
     assert.ok(storage.getItem('journey.queue').length <= 400);
 });

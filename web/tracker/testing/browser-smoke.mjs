@@ -6,11 +6,13 @@
  * Two throwaway servers on 127.0.0.1 (nothing else is contacted):
  *   site     a page with a form, served with a strict CSP: script-src 'self' + journey,
  *            style-src 'self', connect-src journey (so inline styles or scripts would be refused)
- *   journey  a stand-in Journey server: dist files, /v1/batch (CORS, Basic auth), the beacon route,
+ *   journey  a stand-in Journey server: journey.js, /v1/batch (CORS, Basic auth), the beacon route,
  *            /v1/live (a minimal WebSocket: pushes one live_chat_offer after the first $dead_click),
  *            /v1/interventions/{id}/response
- * The browser clicks, types, receives the offer, uses the dialog by keyboard, leaves the page; the
- * script checks what arrived and prints a summary. Exit code 0 when every check passed.
+ * The browser clicks, types (an email address the browser finds invalid, whose native validation message
+ * quotes it), receives the offer, renders it in light and dark colour schemes, uses the dialog by
+ * keyboard, leaves the page; the script checks what arrived (and that no script but journey.js was ever
+ * requested: the dialog needs no further fetch) and prints a summary. Exit code 0 when every check passed.
  * SMOKE_DEBUG=1 also logs every request the stand-in server sees and the batches' contents.
  */
 import { createHash } from 'node:crypto';
@@ -21,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
-const received = { batches: [], beacons: [], responses: [], preflights: 0, auth: new Set(), beaconTypes: new Set() };
+const received = { batches: [], beacons: [], responses: [], scripts: [], preflights: 0, auth: new Set(), beaconTypes: new Set() };
 const sockets = [];
 
 /* ---- a minimal WebSocket (RFC 6455): handshake, unmasked text frames out, close in ---- */
@@ -72,7 +74,8 @@ const journey = http.createServer(async (req, res) => {
         res.writeHead(204, cors).end();
         return;
     }
-    if (req.method === 'GET' && /^\/journey(-ui)?(\.debug)?\.js$/.test(url.pathname)) {
+    if (req.method === 'GET' && /^\/journey(\.debug)?\.js$/.test(url.pathname)) {
+        received.scripts.push(url.pathname);
         res.writeHead(200, { 'Content-Type': 'text/javascript', ...cors }).end(readFileSync(path.join(DIST, url.pathname)));
         return;
     }
@@ -119,6 +122,7 @@ const site = http.createServer((req, res) => {
         '/': ['text/html', `<!doctype html><html lang="en"><head><title>Loan application</title>
             <link rel="stylesheet" href="/site.css"></head><body>
             <h1>Apply</h1><form id="loan"><label for="income">Income</label><input id="income" name="income" required>
+            <label for="email">Email</label><input id="email" name="email" type="email">
             <button id="save" type="button">Save</button></form><div id="dead">Looks clickable</div>
             <p data-journey-mask>Jane Doe</p><a id="away" href="/other">Other page</a>
             <script src="${JOURNEY}/journey.js"></script><script src="/app.js"></script></body></html>`],
@@ -150,6 +154,9 @@ try {
     await page.waitForFunction(() => window.journey && window.journey.version);
     await page.click('#save');
     await page.fill('#income', 'SECRET-123');
+    // Chrome's validationMessage quotes the value ("'sam@' is incomplete"): it must not be sent
+    await page.fill('#email', 'sam@');
+    await page.evaluate(() => document.getElementById('loan').checkValidity());
     await page.click('#dead');
     await page.focus('#income'); // where focus must come back to after the dialog
     await page.locator('[role=dialog]').waitFor({ timeout: 8000 });
@@ -172,6 +179,20 @@ try {
     check('dialog rendered, modal, titled', dialog.modal === 'true' && dialog.title === 'Need help?', JSON.stringify(dialog));
     check('focus moved into the dialog', dialog.focused === 'Start live chat');
     check('styles applied under style-src \'self\' (adopted sheet)', dialog.sheets === 1 && dialog.radius === '12px');
+    const colours = (scheme) =>
+        page.emulateMedia({ colorScheme: scheme }).then(() =>
+            page.evaluate(() => {
+                const root = document.querySelector('[data-journey-ui]').shadowRoot;
+                const bg = (sel) => getComputedStyle(root.querySelector(sel)).backgroundColor;
+                return { card: bg('[role=dialog]'), primary: bg('.pri') };
+            }),
+        );
+    const light = await colours('light');
+    const dark = await colours('dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    if (process.env.SMOKE_DEBUG) console.error('colours', JSON.stringify({ light, dark }));
+    check('light and dark colour schemes', light.card === 'rgb(255, 255, 255)' && light.primary === 'rgb(11, 87, 208)' &&
+        dark.card !== light.card && dark.primary === 'rgb(138, 180, 248)', JSON.stringify({ light, dark }));
     check('site CSS does not leak into the dialog', dialog.h2Color !== 'rgb(255, 0, 0)' && dialog.h2Font.startsWith('system-ui'), `${dialog.h2Color} ${dialog.h2Font}`);
     await page.keyboard.press('Tab');
     const afterTab = await page.evaluate(() => document.querySelector('[data-journey-ui]').shadowRoot.activeElement.getAttribute('aria-label'));
@@ -204,7 +225,11 @@ check('$page_leave by beacon, text/plain, ?writeKey=', received.beacons.some((b)
 check('responses: shown then dismissed', JSON.stringify(received.responses) === JSON.stringify([['iv_smoke', 'shown'], ['iv_smoke', 'dismissed']]), JSON.stringify(received.responses));
 check('live socket carried sessionId and anonymousId', sockets.length > 0 && /sessionId=\d+-/.test(sockets[0].url) && /anonymousId=/.test(sockets[0].url));
 const wire = JSON.stringify([received.batches, received.beacons]);
-check('no value and no masked text on the wire', !wire.includes('SECRET') && !wire.includes('Jane'));
+check('no value and no masked text on the wire', !wire.includes('SECRET') && !wire.includes('Jane') && !wire.includes('sam@'));
+const invalid = all.filter((m) => m.event === '$field_invalid').map((m) => m.properties);
+check('native $field_invalid: reason and source, no browser message', invalid.length === 1 && invalid[0].field === 'email' &&
+    invalid[0].reason === 'typeMismatch' && invalid[0].source === 'native' && !('message' in invalid[0]), JSON.stringify(invalid));
+check('one script, journey.js, and nothing fetched for the dialog', JSON.stringify(received.scripts) === '["/journey.js"]', received.scripts.join());
 // At-least-once: a keepalive fetch still in flight when the page unloads has its promise rejected, so
 // its messages may go again in the last beacon (the server dedups on messageId). No other duplicates.
 const fetched = received.batches.flatMap((b) => b.batch.map((m) => m.messageId));

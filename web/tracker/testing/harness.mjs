@@ -4,19 +4,16 @@
  *
  *   await loadTracker()   the TypeScript sources bundled by esbuild for Node (ESM) into a temp file and
  *                         imported; the internals (createQueue, createIdentity, ...) are exported too
- *   await makeEnv(opts)   an Env (src/env.ts) around a fresh jsdom window, with
+ *   await makeEnv(opts)   an Env (src/env.ts) around a fresh jsdom window (as env.win), with
  *                           clock    fake time: clock.tick(ms) runs due timers in order and lets
  *                                    promises settle in between; nothing ever sleeps
  *                           net      scripted fetch: net.reply(fn) decides each response; net.calls
  *                           beacons  what sendBeacon was given (accepted unless env.beaconOk = false)
  *                           sockets  FakeSocket instances: s.open(), s.fail(), s.deliver(obj)
  *                           storage  in-memory, shareable between envs to simulate a reload
- *                           loadUi   the UI kit, imported (env.uiLoads counts calls; env.uiOk = false
- *                                    makes loading fail)
  *   start(opts)           makeEnv + createJourney + load('KEY', {host: HOST, ...})
  *   sent(env)             every message that left, by fetch or beacon, in order
  */
-import './node-compat.mjs';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,7 +43,6 @@ export function loadTracker() {
                         "export * from './util';",
                         "export { memoryStorage, store, uuidFrom } from './env';",
                         "export { CHAT_NOTICE } from './ui/chat';",
-                        "export { kit } from './ui/kit';",
                         "export { selector, elementText } from './autocapture/dom';",
                     ].join('\n'),
                     resolveDir: SRC,
@@ -178,7 +174,6 @@ function fakeNet(wire) {
 }
 
 export async function makeEnv(opts = {}) {
-    const { kit } = await loadTracker();
     const dom = new JSDOM(opts.html || '<!doctype html><html><head><title>Checkout</title></head><body></body></html>', {
         url: opts.url || 'https://shop.example/checkout?step=1',
         referrer: opts.referrer || 'https://search.example/',
@@ -210,30 +205,27 @@ export async function makeEnv(opts = {}) {
             if (this.onmessage) this.onmessage({ data: JSON.stringify(obj) });
         }
     }
+    const storage = opts.storage || new MemoryStorage();
+    /* The Env (src/env.ts: internal names start with "_", the minifier renames them), plus test handles. */
     const env = {
-        win,
-        now: clock.now,
-        setTimeout: clock.setTimeout,
-        clearTimeout: clock.clearTimeout,
-        random: () => (opts.random ?? 0.5),
-        uuid: () => randomUUID(),
-        fetch: net.fetch,
-        beacon: (url, body) => {
+        _win: win,
+        _now: clock.now,
+        _setTimeout: clock.setTimeout,
+        _clearTimeout: clock.clearTimeout,
+        _random: () => (opts.random ?? 0.5),
+        _uuid: () => randomUUID(),
+        _fetch: net.fetch,
+        _beacon: (url, body) => {
             if (env.beaconOk === false) return false;
             beacons.push({ url, body: JSON.parse(body), raw: body });
             wire.push(JSON.parse(body));
             return true;
         },
-        socket: opts.socket === false ? undefined : FakeSocket,
-        storage: opts.storage || new MemoryStorage(),
-        loadUi: async () => {
-            env.uiLoads++;
-            if (env.uiOk === false) throw new Error('journey-ui.js failed to load');
-            return kit;
-        },
+        _socket: opts.socket === false ? undefined : FakeSocket,
+        _storage: storage,
         /* test handles, not part of Env */
-        uiLoads: 0,
-        uiOk: true,
+        win,
+        storage,
         dom,
         clock,
         net,

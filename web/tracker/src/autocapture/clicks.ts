@@ -2,8 +2,8 @@
  * clicks.ts: $click for every click, and $dead_click when nothing happened in the next second.
  *
  * One capture-phase listener on document sees every click before the site can stop it. The element
- * described is the nearest interactive ancestor of the target (the <button>, not the <span> in it),
- * else the target itself. Clicks inside the tracker's own UI (the shadow host) are ignored.
+ * described is the nearest interactive ancestor of the target (the <button>, not the <span> in it;
+ * dom.ts interactiveAncestor, where tabindex="-1" does not count), else the target itself. Clicks inside the tracker's own UI (the shadow host) are ignored.
  *
  * Dead clicks. "Something happened" is tracked as one counter, `activity`, moved by:
  *   - any DOM mutation (a MutationObserver on the whole document),
@@ -20,13 +20,13 @@
  */
 import type { Ctx } from '../context';
 import { listen } from '../util';
-import { elementText, INTERACTIVE, selector } from './dom';
+import { elementText, interactiveAncestor, selector } from './dom';
 
 const DEAD_CLICK_MS = 1000;
-const NATIVE = 'input,select,textarea,label,option,video,audio,[contenteditable]';
+const NATIVE = 'input,textarea,select,option,[contenteditable],label,video,audio';
 
 export function installClicks(ctx: Ctx, deadClicks: boolean): void {
-    const { win, doc, env } = ctx;
+    const { _win: win, _doc: doc, _env: env } = ctx;
     let activity = 0;
     const mark = (): void => {
         activity++;
@@ -56,7 +56,7 @@ export function installClicks(ctx: Ctx, deadClicks: boolean): void {
                 return send.apply(this, args);
             };
         }
-        ctx.onPage(mark);
+        ctx._onPage(mark);
         listen(win, 'pagehide', mark);
         listen(doc, 'visibilitychange', mark);
         /* bubble phase on window: runs after the site's own submit handlers had their chance */
@@ -66,31 +66,32 @@ export function installClicks(ctx: Ctx, deadClicks: boolean): void {
     listen(doc, 'click', (e: MouseEvent) => {
         const target = e.target as Element | null;
         if (!target || target.nodeType !== 1 || target.closest('[data-journey-ui]')) return;
-        const el = target.closest(INTERACTIVE) || target;
+        const found = interactiveAncestor(target);
+        const el = found || target;
         const common = {
             selector: selector(el),
             tag: el.tagName.toLowerCase(),
             x: Math.round(e.clientX + win.scrollX),
             y: Math.round(e.clientY + win.scrollY),
         };
-        const clickId = ctx.track(
+        const clickId = ctx._track(
             '$click',
             {
                 ...common,
                 text: elementText(el),
-                interactive: el !== target || target.matches(INTERACTIVE),
+                interactive: !!found,
                 disabled: !!el.closest(':disabled,[aria-disabled=true]'),
             },
             true,
         );
         if (!deadClicks || !clickId || el.closest(NATIVE)) return;
         const seen = activity;
-        env.setTimeout(() => {
+        env._setTimeout(() => {
             const sel = win.getSelection && win.getSelection();
             if (activity !== seen) return;
             if (!e.defaultPrevented && el.closest('a[href]')) return;
             if (sel && sel.type === 'Range') return;
-            ctx.track('$dead_click', { ...common, click_id: clickId, wait_ms: DEAD_CLICK_MS }, true);
+            ctx._track('$dead_click', { ...common, click_id: clickId, wait_ms: DEAD_CLICK_MS }, true);
         }, DEAD_CLICK_MS);
     });
 }

@@ -14,9 +14,10 @@
  *     the value string itself is never stored, compared or sent.
  */
 
-export const INTERACTIVE =
-    'a,button,input,select,textarea,label,summary,[role=button],[onclick],[tabindex]';
+const INTERACTIVE = 'input,textarea,select,label,a,button,summary,[role=button],[onclick]';
 export const MASK = '[data-journey-mask]';
+
+export const attr = (el: Element, name: string): string | null => el.getAttribute(name);
 const NO_TEXT = 'input,textarea,select,option,[contenteditable],script,style,noscript,template';
 const TEXT_MAX = 60;
 
@@ -30,13 +31,13 @@ export function selector(el: Element): string {
     for (let e: Element | null = el; e && parts.length < 5 && e.nodeType === 1; e = e.parentElement) {
         const tag = e.tagName.toLowerCase();
         if (tag === 'html') break;
-        const id = e.getAttribute('id');
+        const id = attr(e, 'id');
         if (id && stable(id)) {
             parts.unshift('#' + id);
             break;
         }
         let part = tag;
-        const classes = (e.getAttribute('class') || '').split(/\s+/).filter(stable).slice(0, 2);
+        const classes = (attr(e, 'class') || '').split(/\s+/).filter(stable).slice(0, 2);
         if (classes.length) part += '.' + classes.join('.');
         const parent: Element | null = e.parentElement;
         if (parent && tag !== 'body') {
@@ -51,6 +52,21 @@ export function selector(el: Element): string {
         parts.unshift(part);
     }
     return parts.join(' > ');
+}
+
+/* An element a visitor can operate: a control, or anything in the tab order. tabindex="-1" only makes
+ * an element focusable from script (a skip link's <main> target, a modal's container): counting it
+ * would call every click inside it interactive and attribute it to the container. The attribute is
+ * parsed like HTML does (leading spaces, a sign, digits); an absent or unparsable one gives NaN, which
+ * is not >= 0 (browsers then use the element's default, -1 on a <div>; jsdom's tabIndex says 0). */
+const interactive = (el: Element): boolean =>
+    el.matches(INTERACTIVE) || parseInt(attr(el, 'tabindex') as string, 10) >= 0;
+
+/* The nearest interactive ancestor-or-self of a click's target (the <button>, not the <span> in it). */
+export function interactiveAncestor(target: Element): Element | null {
+    let e: Element | null = target;
+    while (e && !interactive(e)) e = e.parentElement;
+    return e;
 }
 
 export const isMasked = (el: Element): boolean => !!el.closest(MASK);
@@ -68,7 +84,7 @@ export function elementText(el: Element): string {
     };
     walk(el);
     out = out.replace(/\s+/g, ' ').trim();
-    if (!out) out = el.getAttribute('aria-label') || '';
+    if (!out) out = attr(el, 'aria-label') || '';
     return out.slice(0, TEXT_MAX);
 }
 
@@ -81,16 +97,16 @@ export function isField(t: EventTarget | null): t is Field {
  * form.id: an input named "id" shadows that property. */
 export function formName(form: HTMLFormElement | null): string {
     if (!form) return '';
-    return form.getAttribute('id') || form.getAttribute('name') || selector(form);
+    return attr(form, 'id') || attr(form, 'name') || selector(form);
 }
 
 export function fieldName(el: Element): string {
-    return el.getAttribute('name') || el.getAttribute('id') || selector(el);
+    return attr(el, 'name') || attr(el, 'id') || selector(el);
 }
 
 export function fieldType(el: Element): string {
     const tag = el.tagName.toLowerCase();
-    return tag === 'input' ? (el.getAttribute('type') || 'text').toLowerCase() : tag;
+    return tag === 'input' ? (attr(el, 'type') || 'text').toLowerCase() : tag;
 }
 
 export function describeField(el: Field): { form: string; field: string; field_type: string } {

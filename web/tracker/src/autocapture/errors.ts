@@ -20,10 +20,10 @@ export function installErrors(ctx: Ctx): void {
         column: unknown,
         stack: unknown,
     ): void => {
-        const ps = ctx.ps();
-        if (ps.errors >= MAX_PER_PAGE) return;
-        ps.errors++;
-        ctx.track(
+        const ps = ctx._ps();
+        if (ps._errors >= MAX_PER_PAGE) return;
+        ps._errors++;
+        ctx._track(
             '$js_error',
             {
                 message: trunc(message, 300),
@@ -37,7 +37,7 @@ export function installErrors(ctx: Ctx): void {
         );
     };
     listen(
-        ctx.win,
+        ctx._win,
         'error',
         (e: ErrorEvent) => {
             if (!e.message && !e.error) return;
@@ -46,7 +46,7 @@ export function installErrors(ctx: Ctx): void {
         false,
     );
     listen(
-        ctx.win,
+        ctx._win,
         'unhandledrejection',
         (e: PromiseRejectionEvent) => {
             const r = e.reason;

@@ -11,32 +11,32 @@ import type { Ctx } from '../context';
 import { listen } from '../util';
 
 export function installLifecycle(ctx: Ctx, visibility: boolean, pageLeave: boolean): void {
-    const { win, doc, env } = ctx;
+    const { _win: win, _doc: doc, _env: env } = ctx;
 
     listen(doc, 'visibilitychange', () => {
         const state = doc.visibilityState === 'hidden' ? 'hidden' : 'visible';
-        if (visibility) ctx.track('$visibility', { state });
-        if (state === 'hidden') ctx.beacon();
+        if (visibility) ctx._track('$visibility', { state });
+        if (state === 'hidden') ctx._beacon();
     });
 
     listen(win, 'pagehide', () => {
         if (pageLeave) {
-            const ps = ctx.ps();
+            const ps = ctx._ps();
             const forms: string[] = [];
             let filled = 0;
-            for (const k in ps.fields) {
-                const [form, length] = ps.fields[k];
+            for (const k in ps._fields) {
+                const [form, length] = ps._fields[k];
                 if (length <= 0) continue;
                 filled++;
                 if (form && forms.indexOf(form) < 0) forms.push(form);
             }
-            ctx.track('$page_leave', {
-                dwell_ms: env.now() - ps.start,
-                max_depth: ps.depth,
+            ctx._track('$page_leave', {
+                dwell_ms: env._now() - ps._start,
+                max_depth: ps._depth,
                 fields_filled: filled,
                 forms_started: forms,
             });
         }
-        ctx.beacon();
+        ctx._beacon();
     });
 }

@@ -12,7 +12,7 @@ import type { Ctx } from '../context';
 import { listen } from '../util';
 
 export function installPageviews(ctx: Ctx): void {
-    const { win } = ctx;
+    const { _win: win } = ctx;
     const loc = win.location;
     const hist = win.history;
     let href = loc.href;
@@ -22,7 +22,7 @@ export function installPageviews(ctx: Ctx): void {
         if (loc.href === href || (pathOnly && loc.pathname === path)) return;
         href = loc.href;
         path = loc.pathname;
-        ctx.page();
+        ctx._page();
     };
 
     for (const name of ['pushState', 'replaceState'] as const) {
@@ -40,6 +40,6 @@ export function installPageviews(ctx: Ctx): void {
     listen(win, 'popstate', () => check(false));
     listen(win, 'hashchange', () => check(false));
     /* back/forward cache: the page is shown again without loading, which is a new page view */
-    listen(win, 'pageshow', (e: PageTransitionEvent) => e.persisted && ctx.page());
-    ctx.page();
+    listen(win, 'pageshow', (e: PageTransitionEvent) => e.persisted && ctx._page());
+    ctx._page();
 }

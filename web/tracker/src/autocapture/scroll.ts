@@ -15,7 +15,7 @@ const DEBOUNCE_MS = 250;
 const MIN_MOVE_PX = 10;
 
 export function installScroll(ctx: Ctx): void {
-    const { win, doc, env } = ctx;
+    const { _win: win, _doc: doc, _env: env } = ctx;
     let timer: TimerId | undefined;
     let lastY = 0;
     let direction = '';
@@ -28,19 +28,19 @@ export function installScroll(ctx: Ctx): void {
         return Math.min(100, Math.round(((win.scrollY + win.innerHeight) / height) * 100));
     };
 
-    ctx.onPage(() => {
+    ctx._onPage(() => {
         lastY = win.scrollY;
         direction = '';
         reversals = 0;
-        const d = (ctx.ps().depth = depthNow());
+        const d = (ctx._ps()._depth = depthNow());
         step = Math.floor(d / 25);
     });
 
     const settle = (): void => {
         timer = undefined;
-        const ps = ctx.ps();
+        const ps = ctx._ps();
         const y = Math.round(win.scrollY);
-        ps.depth = Math.max(ps.depth, depthNow());
+        ps._depth = Math.max(ps._depth, depthNow());
         const dy = y - lastY;
         if (Math.abs(dy) < MIN_MOVE_PX) return;
         const dir = dy > 0 ? 'down' : 'up';
@@ -48,11 +48,11 @@ export function installScroll(ctx: Ctx): void {
         if (reversed) reversals++;
         direction = dir;
         lastY = y;
-        const s = Math.floor(ps.depth / 25);
+        const s = Math.floor(ps._depth / 25);
         const newStep = s > step;
         if (newStep) step = s;
         if (reversed || newStep) {
-            ctx.track('$scroll', { depth: ps.depth, y, direction: dir, reversals });
+            ctx._track('$scroll', { depth: ps._depth, y, direction: dir, reversals });
         }
     };
 
@@ -60,8 +60,8 @@ export function installScroll(ctx: Ctx): void {
         win,
         'scroll',
         () => {
-            env.clearTimeout(timer);
-            timer = env.setTimeout(settle, DEBOUNCE_MS);
+            env._clearTimeout(timer);
+            timer = env._setTimeout(settle, DEBOUNCE_MS);
         },
         false,
     );

@@ -17,32 +17,32 @@
 import type { Ctx } from '../context';
 import type { TimerId } from '../env';
 import { listen, round3, trunc } from '../util';
-import { isMasked } from './dom';
+import { attr, isMasked } from './dom';
 
 const HEARTBEAT_MS = 5000;
 const EVENTS = ['play', 'pause', 'ended', 'seeking', 'seeked', 'timeupdate', 'ratechange'];
 
 interface VideoState {
-    pos: number;
-    from: number | null;
-    heartbeat: TimerId | undefined;
+    _pos: number; /* the last known position */
+    _from: number | null; /* the position a seek started from */
+    _beat: TimerId | undefined; /* the next heartbeat */
 }
 
 export function installVideo(ctx: Ctx): void {
-    const { doc, env } = ctx;
+    const { _doc: doc, _env: env } = ctx;
     const states = new WeakMap<HTMLVideoElement, VideoState>();
 
     const describe = (v: HTMLVideoElement) => {
-        const src = v.currentSrc || v.getAttribute('src') || '';
+        const src = v.currentSrc || attr(v, 'src') || '';
         return {
-            video_id: v.getAttribute('data-journey-video-id') || v.getAttribute('id') || src,
+            video_id: attr(v, 'data-journey-video-id') || attr(v, 'id') || src,
             src: trunc(src, 500),
             title: isMasked(v)
                 ? ''
                 : trunc(
-                      v.getAttribute('data-journey-title') ||
-                          v.getAttribute('title') ||
-                          v.getAttribute('aria-label'),
+                      attr(v, 'data-journey-title') ||
+                          attr(v, 'title') ||
+                          attr(v, 'aria-label'),
                       200,
                   ),
             duration: isFinite(v.duration) ? round3(v.duration) : null,
@@ -51,17 +51,17 @@ export function installVideo(ctx: Ctx): void {
         };
     };
     const send = (event: string, v: HTMLVideoElement, extra?: object): void => {
-        ctx.track('$video_' + event, { ...describe(v), ...extra });
+        ctx._track('$video_' + event, { ...describe(v), ...extra });
     };
 
     const stopBeat = (s: VideoState): void => {
-        env.clearTimeout(s.heartbeat);
-        s.heartbeat = undefined;
+        env._clearTimeout(s._beat);
+        s._beat = undefined;
     };
     const beat = (v: HTMLVideoElement, s: VideoState): void => {
         stopBeat(s);
-        s.heartbeat = env.setTimeout(() => {
-            s.heartbeat = undefined;
+        s._beat = env._setTimeout(() => {
+            s._beat = undefined;
             if (v.paused || v.ended || !v.isConnected) return;
             if (doc.visibilityState !== 'hidden') send('heartbeat', v);
             beat(v, s);
@@ -72,18 +72,18 @@ export function installVideo(ctx: Ctx): void {
         const v = e.target as HTMLVideoElement;
         if (!v || v.tagName !== 'VIDEO') return;
         let s = states.get(v);
-        if (!s) states.set(v, (s = { pos: v.currentTime || 0, from: null, heartbeat: undefined }));
+        if (!s) states.set(v, (s = { _pos: v.currentTime || 0, _from: null, _beat: undefined }));
         switch (e.type) {
             case 'timeupdate':
-                if (!v.seeking) s.pos = v.currentTime;
+                if (!v.seeking) s._pos = v.currentTime;
                 return;
             case 'seeking':
-                if (s.from === null) s.from = s.pos;
+                if (s._from === null) s._from = s._pos;
                 return;
             case 'seeked':
-                send('seeked', v, { from: round3(s.from === null ? s.pos : s.from), to: round3(v.currentTime) });
-                s.pos = v.currentTime;
-                s.from = null;
+                send('seeked', v, { from: round3(s._from === null ? s._pos : s._from), to: round3(v.currentTime) });
+                s._pos = v.currentTime;
+                s._from = null;
                 return;
             case 'play':
                 beat(v, s);

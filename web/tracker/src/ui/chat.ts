@@ -13,15 +13,13 @@
  * `$chat_message` with the length only. Escape or the close button closes it and returns focus.
  */
 import { card, isEscape } from './dialog';
-import { h, type Ui } from './root';
+import { h, uid, type Ui } from './root';
 
 export const CHAT_NOTICE = 'A member of our team will be with you shortly.';
 
-let seq = 0;
-
 export function showChat(ui: Ui, onSend: (length: number) => void, onClose: () => void): void {
-    const doc = ui.doc;
-    const id = 'ji' + ++seq;
+    const doc = ui._doc;
+    const id = uid();
     const log = h(doc, 'div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' });
     const input = h(doc, 'textarea', { id, rows: '3' }) as HTMLTextAreaElement;
     const form = h(
@@ -32,7 +30,7 @@ export function showChat(ui: Ui, onSend: (length: number) => void, onClose: () =
         input,
         h(doc, 'div', { class: 'row' }, h(doc, 'button', { class: 'pri' }, 'Send')),
     );
-    const c = card(ui, { title: 'Live chat', modal: false, closeLabel: 'Close chat', cls: 'chat' }, onClose, log, form);
+    const c = card(ui, { _title: 'Live chat', _modal: false, _closeLabel: 'Close chat', _cls: 'chat' }, onClose, log, form);
     const say = (text: string, cls: string): void => {
         log.appendChild(h(doc, 'p', { class: cls }, text));
     };
@@ -45,6 +43,6 @@ export function showChat(ui: Ui, onSend: (length: number) => void, onClose: () =
         onSend(text.length);
         if (!log.querySelector('.them')) say(CHAT_NOTICE, 'them');
     });
-    c.box.addEventListener('keydown', (e) => isEscape(e) && c.close());
+    c._box.addEventListener('keydown', (e) => isEscape(e) && c._close());
     input.focus();
 }

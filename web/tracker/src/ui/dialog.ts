@@ -16,13 +16,13 @@
  * Escape (-> dismissed); a focusin listener pulls focus back if anything outside takes it. Mousedown on
  * the backdrop is cancelled so a stray click cannot drop focus onto the page. `done` runs exactly once.
  */
-import { h, type Child, type Ui } from './root';
+import { listen } from '../util';
+import { button, h, uid, type Child, type Ui } from './root';
 
 export type Status = 'accepted' | 'declined' | 'dismissed';
 
-let seq = 0;
-
-const FOCUSABLE = 'button,textarea,input,select,[href],[tabindex]:not([tabindex="-1"])';
+/* What can take focus in our own dialogs (we render nothing else focusable). */
+const FOCUSABLE = 'button,textarea';
 
 export const isEscape = (e: KeyboardEvent): boolean => e.key === 'Escape';
 
@@ -32,37 +32,30 @@ export const isEscape = (e: KeyboardEvent): boolean => e.key === 'Escape';
  */
 export function card(
     ui: Ui,
-    opts: { title: string; modal: boolean; closeLabel: string; cls?: string; describe?: string },
+    opts: { _title: string; _modal: boolean; _closeLabel: string; _cls?: string; _describe?: string },
     onClose: () => void,
     ...body: Child[]
-): { box: HTMLElement; close(): void; button(label: string, fn: () => void, cls?: string): HTMLElement } {
-    const doc = ui.doc;
-    const id = 'j' + ++seq;
+): { _box: HTMLElement; _close(): void } {
+    const doc = ui._doc;
+    const id = uid();
     const prev = doc.activeElement;
-    const button = (label: string, fn: () => void, cls?: string, ariaLabel?: string): HTMLElement => {
-        const b = h(doc, 'button', { type: 'button' }, label);
-        if (cls) b.className = cls;
-        if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
-        b.addEventListener('click', fn);
-        return b;
-    };
-    const attrs: Record<string, string> = {
-        role: 'dialog',
-        'aria-modal': String(opts.modal),
-        'aria-labelledby': id + 't',
-        class: 'card ' + (opts.cls || ''),
-    };
-    if (opts.describe != null) attrs['aria-describedby'] = id + 'd';
+    const described = opts._describe != null;
     const box = h(
         doc,
         'div',
-        attrs,
-        button('×', () => close(), 'x', opts.closeLabel),
-        h(doc, 'h2', { id: id + 't' }, opts.title),
-        opts.describe != null && h(doc, 'p', { id: id + 'd' }, opts.describe),
+        {
+            role: 'dialog',
+            'aria-modal': String(opts._modal),
+            'aria-labelledby': id + 't',
+            'aria-describedby': described ? id + 'd' : null,
+            class: 'card ' + (opts._cls || ''),
+        },
+        button(doc, '×', () => close(), { class: 'x', 'aria-label': opts._closeLabel }),
+        h(doc, 'h2', { id: id + 't' }, opts._title),
+        described && h(doc, 'p', { id: id + 'd' }, opts._describe as string),
         ...body,
     );
-    const outer = opts.modal ? h(doc, 'div', { class: 'bd' }, box) : box;
+    const outer = opts._modal ? h(doc, 'div', { class: 'bd' }, box) : box;
     let open = true;
     const close = (): void => {
         if (!open) return;
@@ -71,13 +64,13 @@ export function card(
         if (prev && prev !== doc.body && doc.contains(prev)) (prev as HTMLElement).focus();
         onClose();
     };
-    ui.root().appendChild(outer);
-    return { box, close, button };
+    ui._root().appendChild(outer);
+    return { _box: box, _close: close };
 }
 
 /* Trap focus in `box` until the returned function is called. */
 export function trapFocus(ui: Ui, box: HTMLElement, onEscape: () => void): () => void {
-    const doc = ui.doc;
+    const doc = ui._doc;
     const controls = (): HTMLElement[] => [].slice.call(box.querySelectorAll(FOCUSABLE));
     const onKey = (e: KeyboardEvent): void => {
         if (isEscape(e)) {
@@ -86,7 +79,7 @@ export function trapFocus(ui: Ui, box: HTMLElement, onEscape: () => void): () =>
             onEscape();
         } else if (e.key === 'Tab') {
             const list = controls();
-            const i = list.indexOf(ui.active() as HTMLElement);
+            const i = list.indexOf(ui._active() as HTMLElement);
             const last = list.length - 1;
             const next = e.shiftKey ? (i <= 0 ? last : i - 1) : i < 0 || i >= last ? 0 : i + 1;
             e.preventDefault();
@@ -94,13 +87,13 @@ export function trapFocus(ui: Ui, box: HTMLElement, onEscape: () => void): () =>
         }
     };
     const onFocus = (e: FocusEvent): void => {
-        if (e.target !== ui.host()) controls()[0].focus();
+        if (e.target !== ui._host()) controls()[0].focus();
     };
-    doc.addEventListener('keydown', onKey, true);
-    doc.addEventListener('focusin', onFocus, true);
+    const offKey = listen(doc, 'keydown', onKey);
+    const offFocus = listen(doc, 'focusin', onFocus);
     return () => {
-        doc.removeEventListener('keydown', onKey, true);
-        doc.removeEventListener('focusin', onFocus, true);
+        offKey();
+        offFocus();
     };
 }
 
@@ -108,20 +101,21 @@ export function showOffer(ui: Ui, offer: { title?: unknown; message?: unknown },
     let status: Status = 'dismissed';
     const end = (s: Status) => () => {
         status = s;
-        c.close();
+        c._close();
     };
     const c = card(
         ui,
-        { title: String(offer.title || 'Need help?'), modal: true, closeLabel: 'Close', describe: String(offer.message || '') },
+        { _title: String(offer.title || 'Need help?'), _modal: true, _closeLabel: 'Close', _describe: String(offer.message || '') },
         () => {
             release();
             done(status);
         },
     );
-    const accept = c.button('Start live chat', end('accepted'), 'pri');
-    c.box.appendChild(h(ui.doc, 'div', { class: 'row' }, c.button('Maybe later', end('declined')), accept));
-    const backdrop = c.box.parentElement as HTMLElement;
+    const doc = ui._doc;
+    const accept = button(doc, 'Start live chat', end('accepted'), { class: 'pri' });
+    c._box.appendChild(h(doc, 'div', { class: 'row' }, button(doc, 'Maybe later', end('declined')), accept));
+    const backdrop = c._box.parentElement as HTMLElement;
     backdrop.addEventListener('mousedown', (e) => e.target === backdrop && e.preventDefault());
-    const release = trapFocus(ui, c.box, end('dismissed'));
+    const release = trapFocus(ui, c._box, end('dismissed'));
     accept.focus();
 }

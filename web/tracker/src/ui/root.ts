@@ -20,26 +20,39 @@ import type { Env } from '../env';
 import { CSS } from './styles';
 
 export interface Ui {
-    doc: Document;
-    host(): HTMLElement;
-    root(): ShadowRoot;
+    _doc: Document;
+    _host(): HTMLElement;
+    _root(): ShadowRoot;
     /* The focused element inside our shadow root, if any. */
-    active(): Element | null;
+    _active(): Element | null;
     /* Say `text` to screen readers through a polite live region that exists before the text. */
-    announce(text: string): void;
+    _announce(text: string): void;
 }
 
 export type Child = Node | string | null | false;
+export type Attrs = Record<string, string | null | undefined>;
 
-export function h(doc: Document, tag: string, attrs: Record<string, string> = {}, ...kids: Child[]): HTMLElement {
+/* A fresh id for our elements ("j1", "j2", ...: one counter, so ids never repeat in the shadow root). */
+let seq = 0;
+export const uid = (): string => 'j' + ++seq;
+
+/* <tag attrs>kids</tag>; attributes that are null or undefined are left out. */
+export function h(doc: Document, tag: string, attrs: Attrs = {}, ...kids: Child[]): HTMLElement {
     const el = doc.createElement(tag);
-    for (const k in attrs) el.setAttribute(k, attrs[k]);
+    for (const k in attrs) if (attrs[k] != null) el.setAttribute(k, attrs[k] as string);
     for (const c of kids) if (c) el.appendChild(typeof c === 'string' ? doc.createTextNode(c) : c);
     return el;
 }
 
+/* A type=button <button> that runs `fn` when pressed (a DOM property, not an inline handler: CSP-safe). */
+export function button(doc: Document, label: string, fn: () => void, attrs?: Attrs): HTMLElement {
+    const b = h(doc, 'button', { type: 'button', ...attrs }, label);
+    b.onclick = fn;
+    return b;
+}
+
 export function createUi(env: Env): Ui {
-    const win = env.win;
+    const win = env._win;
     const doc = win.document;
     let hostEl: HTMLElement | null = null;
     let shadow: ShadowRoot | null = null;
@@ -62,17 +75,17 @@ export function createUi(env: Env): Ui {
     }
 
     return {
-        doc,
-        host: () => (root(), hostEl as HTMLElement),
-        root,
-        active: () => (shadow ? shadow.activeElement : null),
-        announce(text) {
+        _doc: doc,
+        _host: () => (root(), hostEl as HTMLElement),
+        _root: root,
+        _active: () => (shadow ? shadow.activeElement : null),
+        _announce(text) {
             root();
             const region = status as HTMLElement;
             /* emptied now, filled a beat later: a change screen readers announce, even for a
              * repeated text or a region that was only just inserted */
             region.textContent = '';
-            env.setTimeout(() => (region.textContent = text), 100);
+            env._setTimeout(() => (region.textContent = text), 100);
         },
     };
 }

@@ -11,8 +11,9 @@
  * button or Escape dismisses it. Only one tooltip is shown at a time: a new one replaces the old one,
  * which reports nothing.
  */
+import { listen } from '../util';
 import { isEscape } from './dialog';
-import { h, type Ui } from './root';
+import { button, h, type Ui } from './root';
 
 const GAP_PX = 8;
 
@@ -20,10 +21,15 @@ let current: (() => void) | null = null;
 
 export function showTooltip(ui: Ui, anchor: Element, text: string, onDismiss: () => void): void {
     if (current) current();
-    const doc = ui.doc;
+    const doc = ui._doc;
     const win = doc.defaultView as Window;
-    const close = h(doc, 'button', { type: 'button', class: 'x', 'aria-label': 'Dismiss tip' }, '×');
-    const tip = h(doc, 'div', { role: 'tooltip', class: 'tip' }, h(doc, 'p', {}, text), close);
+    const tip = h(
+        doc,
+        'div',
+        { role: 'tooltip', class: 'tip' },
+        h(doc, 'p', {}, text),
+        button(doc, '×', () => dismiss(), { class: 'x', 'aria-label': 'Dismiss tip' }),
+    );
 
     const place = (): void => {
         const r = anchor.getBoundingClientRect();
@@ -32,27 +38,23 @@ export function showTooltip(ui: Ui, anchor: Element, text: string, onDismiss: ()
         tip.style.top = Math.round(below ? r.bottom + GAP_PX : r.top - GAP_PX - height) + 'px';
         tip.style.left = Math.round(Math.max(GAP_PX, Math.min(r.left, win.innerWidth - tip.offsetWidth - GAP_PX))) + 'px';
     };
-    const onKey = (e: KeyboardEvent): void => {
-        if (isEscape(e)) dismiss();
-    };
+    const offs = [
+        listen(win, 'scroll', place),
+        listen(win, 'resize', place),
+        /* bubble phase: an open dialog's capture-phase handler takes Escape first and keeps it */
+        listen(doc, 'keydown', (e: KeyboardEvent) => isEscape(e) && dismiss(), false),
+    ];
     const remove = (): void => {
         current = null;
         tip.remove();
-        win.removeEventListener('scroll', place, true);
-        win.removeEventListener('resize', place);
-        doc.removeEventListener('keydown', onKey);
+        for (const off of offs) off();
     };
     const dismiss = (): void => {
         remove();
         onDismiss();
     };
     current = remove;
-    close.addEventListener('click', dismiss);
-    win.addEventListener('scroll', place, { capture: true, passive: true });
-    win.addEventListener('resize', place);
-    /* bubble phase: an open dialog's capture-phase handler takes Escape first and keeps it */
-    doc.addEventListener('keydown', onKey);
-    ui.root().appendChild(tip);
+    ui._root().appendChild(tip);
     place();
-    ui.announce(text);
+    ui._announce(text);
 }
