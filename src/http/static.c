@@ -349,9 +349,8 @@ enum MHD_Result http_static_handle(struct http_request *req)
     const char *path = req->path;
     char root[PATH_MAX];
     const char *web = srv->deps.web_root;
-    if (!strcmp(path, "/journey.js") ||
-        !strcmp(path, "/journey.debug.js") || !strcmp(path, "/journey-ui.debug.js") ||
-        !strcmp(path, "/journey.debug.js.map") || !strcmp(path, "/journey-ui.debug.js.map")) {
+    if (!strcmp(path, "/journey.js") || !strcmp(path, "/journey.debug.js") ||
+        !strcmp(path, "/journey.debug.js.map")) {
         snprintf(root, sizeof root, "%s/tracker/dist", web ? web : "");
         return serve_file(req, web ? root : NULL, path + 1, false);
     }

@@ -195,11 +195,15 @@ export function sqlString(s) {
 
 // One HTTP request through node:http, so headers fetch() would refuse or rewrite
 // are sent as given. Resolves to { status, headers (lower-case object), text, json }.
-export function rawRequest(url, { method = 'POST', headers = {}, body, chunked = false, timeout = 30000 } = {}) {
+//
+// unfinished: true sends the headers (with the Content-Length given in headers) and
+// body, if any, but never ends the request: it resolves only if the server answers
+// without waiting for the rest of the body, then drops the connection.
+export function rawRequest(url, { method = 'POST', headers = {}, body, chunked = false, unfinished = false, timeout = 30000 } = {}) {
   return new Promise((resolve, reject) => {
     const buf = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
     const h = { ...headers };
-    if (buf && !chunked) h['Content-Length'] = String(buf.length);
+    if (buf && !chunked && !unfinished) h['Content-Length'] = String(buf.length);
     const req = http.request(url, { method, headers: h, agent: false, timeout }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
@@ -208,13 +212,15 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, chunked =
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }
         resolve({ status: res.statusCode, headers: res.headers, text, json });
+        if (unfinished) req.destroy();
       });
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`request to ${url} timed out`)));
     req.on('error', reject);
     if (buf) req.write(buf);
-    req.end();
+    if (unfinished) req.flushHeaders();
+    else req.end();
   });
 }
 
