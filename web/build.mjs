@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { buildDemo } from './demo/build.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TSC = path.join(ROOT, 'node_modules/.bin/tsc');
@@ -35,6 +36,7 @@ const STALE = ['journey-ui.js', 'journey-ui.debug.js', 'journey-ui.debug.js.map'
 const STEPS = [
     { name: 'tracker:typecheck', run: () => typecheck(TRACKER) },
     { name: 'tracker:bundle', run: bundleTracker },
+    { name: 'demo', run: async () => { await buildDemo({ minify: true }); return 'web/demo/dist/ built'; } },
 ];
 
 /* tsc --noEmit -p <project>; throws with tsc's exit status. */
