@@ -13,6 +13,7 @@ static void usage(FILE *out)
             "  serve         run the server (tracking API, live channel, analytics, dashboard)\n"
             "  project       create and list projects (create NAME, list, demo)\n"
             "  deadletters   list or replay quarantined input (list, replay)\n"
+            "  train         train the exit-risk model from history (or a CSV table)\n"
             "  config        print the default journey.conf, or the effective configuration\n"
             "  version       print the version\n");
 }
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"serve", cmd_serve},        {"project", cmd_project}, {"deadletters", cmd_deadletters},
         {"config", cmd_config},      {"version", cmd_version}, {"--version", cmd_version},
+        {"train", cmd_train},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))

@@ -27,9 +27,12 @@
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "live/live.h"
+#include "model/model.h"
 #include "store/store.h"
 
 #include <cJSON.h>
+#include <errno.h>
+#include <pthread.h>
 
 #include <limits.h>
 #include <signal.h>
@@ -54,7 +57,34 @@ struct wiring {
     struct engine *engine;
     struct live *live;
     struct agent *agent;
+    const char *data_dir;
+    pthread_mutex_t model_lock;
 };
+
+/* Loads DIR/models/current.json into the engine. Returns the version, or
+ * < 0 with the reason (the model in use, if any, keeps serving). */
+static int reload_model(void *ctx, char *msg, size_t msglen)
+{
+    struct wiring *w = ctx;
+    char *path = model_current_path(w->data_dir);
+    pthread_mutex_lock(&w->model_lock);
+    struct model *m = NULL;
+    int rc;
+    if (access(path, F_OK) != 0) {
+        snprintf(msg, msglen, "no trained model at %s (run journey train)", path);
+        rc = -ENOENT;
+    } else if ((rc = model_load_file(path, &m, msg, msglen)) == 0) {
+        rc = model_version(m);
+        engine_set_model(w->engine, model_for_engine(m));
+    }
+    pthread_mutex_unlock(&w->model_lock);
+    if (rc >= 0)
+        LOG_INFO("main", NULL, "exit-risk model version %d loaded from %s", rc, path);
+    else if (rc != -ENOENT)
+        LOG_ERROR("main", NULL, "model %s refused: %s", path, msg);
+    free(path);
+    return rc;
+}
 
 static int deliver(void *ctx, int64_t project_id, const char *session_id, const char *json,
                    size_t len)
@@ -165,6 +195,8 @@ int cmd_serve(int argc, char **argv)
     struct ingest *ingest = NULL;
     struct http_server *srv = NULL;
     struct wiring wiring = {0};
+    pthread_mutex_init(&wiring.model_lock, NULL);
+    wiring.data_dir = cfg->data_dir;
     char *web_root = NULL;
 
     struct store_options so;
@@ -206,6 +238,8 @@ int cmd_serve(int argc, char **argv)
     ec.tick_interval_ms = cfg->engine_tick_interval_ms;
     struct engine_hooks hooks = {deliver, webhook, &wiring};
     wiring.engine = engine_new(&ec, store, &hooks);
+    char model_msg[400];
+    int model_rc = reload_model(&wiring, model_msg, sizeof model_msg); /* before the replay */
     t0 = mono_ns();
     int64_t replayed = engine_restore(wiring.engine, now_ms());
     if (replayed < 0) {
@@ -241,6 +275,8 @@ int cmd_serve(int argc, char **argv)
         .live = wiring.live,
         .web_root = web_root,
         .demo_project_id = demo.id,
+        .reload_model = reload_model,
+        .reload_ctx = &wiring,
     };
     if (http_server_start(&srv, &deps, err, sizeof err)) {
         LOG_ERROR("main", NULL, "%s", err);
@@ -254,9 +290,9 @@ int cmd_serve(int argc, char **argv)
                   http_server_address(srv));
         snprintf(extra, sizeof extra,
                  "\"restored_events\":%lld,\"restore_ms\":%.1f,\"dedup_entries\":%zu,"
-                 "\"engine_replayed\":%lld,\"engine_restore_ms\":%.1f",
+                 "\"engine_replayed\":%lld,\"engine_restore_ms\":%.1f,\"model_version\":%d",
                  (long long)restored, restore_ms, ingest_dedup_size(ingest), (long long)replayed,
-                 engine_ms);
+                 engine_ms, model_rc > 0 ? model_rc : 0);
         log_write(LOG_LEVEL_INFO, "main", NULL, extra, "ready (data %s, version %s)",
                   cfg->data_dir, JOURNEY_VERSION);
     }
@@ -268,6 +304,8 @@ int cmd_serve(int argc, char **argv)
         if (sig == SIGHUP) {
             int n = store_projects_list(store, reload_project, wiring.engine);
             LOG_INFO("main", NULL, "SIGHUP: project settings reloaded (%d)", n);
+            char msg[400];
+            reload_model(&wiring, msg, sizeof msg);
             continue;
         }
         LOG_INFO("main", NULL, "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -299,6 +337,7 @@ out:
     store_close(store); /* commits and completes anything still queued */
     ingest_free(ingest);
     free(web_root);
+    pthread_mutex_destroy(&wiring.model_lock);
     if (rc == 0)
         LOG_INFO("main", NULL, "stopped");
     config_free(cfg);

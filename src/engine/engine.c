@@ -27,6 +27,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ struct risk_row {
     int64_t ts;
     int risk;
     int64_t event_id;
+    bool model;
 };
 
 struct write_batch {
@@ -111,6 +113,8 @@ struct engine {
     int n_projects;
     struct baselines *baselines;
     struct visitor_caps *caps;
+    struct visitor_registry *visitors;
+    struct engine_model *model; /* under settings_lock; NULL: rule-based risk */
     atomic_uint_fast64_t dropped, signals, decisions;
 
     struct metric *m_events, *m_dropped, *m_decisions_delivered, *m_decisions_pending,
@@ -387,8 +391,8 @@ static int batch_apply(struct store_tx *tx, struct store_job *job)
             return -EIO;
     for (size_t i = 0; i < b->n_risks; i++) {
         const struct risk_row *r = &b->risks[i];
-        if (store_tx_insert_risk_point(tx, r->project_id, r->session_id, r->ts, r->risk, "rules",
-                                       r->event_id))
+        if (store_tx_insert_risk_point(tx, r->project_id, r->session_id, r->ts, r->risk,
+                                       r->model ? "model" : "rules", r->event_id))
             return -EIO;
     }
     for (size_t i = 0; i < b->n_transitions; i++) {
@@ -544,6 +548,57 @@ static const char *action_name(enum action_type a)
     return "custom";
 }
 
+/* Appends the explanation of s's risk as a JSON object. */
+static void explain(struct engine *e, const struct session *s, int64_t now, struct buf *out)
+{
+    if (e->model && e->model->explain) {
+        float row[ENGINE_FEATURES], contrib[ENGINE_FEATURES + 1];
+        engine_features(s, now, row);
+        if (e->model->explain(e->model->ctx, row, contrib) == 0) {
+            /* The five features that moved this score most, either way. */
+            int order[ENGINE_FEATURES];
+            for (int i = 0; i < ENGINE_FEATURES; i++)
+                order[i] = i;
+            for (int i = 0; i < ENGINE_FEATURES; i++)
+                for (int j = i + 1; j < ENGINE_FEATURES; j++)
+                    if (fabsf(contrib[order[j]]) > fabsf(contrib[order[i]])) {
+                        int t = order[i];
+                        order[i] = order[j];
+                        order[j] = t;
+                    }
+            float p = 0;
+            e->model->predict(e->model->ctx, row, 1, &p);
+            buf_printf(out, "{\"source\":\"model\",\"model_version\":%d,\"risk\":%d,"
+                            "\"p_exit\":%.4f,\"base_rate\":%.4f,\"bias\":%.4f,\"top\":[",
+                       e->model->version, s->risk, p, e->model->base_rate,
+                       contrib[ENGINE_FEATURES]);
+            for (int i = 0; i < 5; i++) {
+                int f = order[i];
+                buf_printf(out, "%s{\"feature\":\"%s\",\"value\":", i ? "," : "",
+                           engine_feature_name(f));
+                json_double(out, row[f]);
+                buf_printf(out, ",\"contribution\":%.4f}", contrib[f]);
+            }
+            buf_puts(out, "]}");
+            return;
+        }
+    }
+    int contrib[SIG_KIND_COUNT];
+    risk_contributions(s, now, contrib);
+    buf_puts(out, "{\"source\":\"rules\",\"risk\":");
+    json_int(out, s->risk);
+    buf_puts(out, ",\"contributions\":[");
+    bool first = true;
+    for (int k = 0; k < SIG_KIND_COUNT; k++) {
+        if (!s->sig[k].count)
+            continue;
+        buf_printf(out, "%s{\"feature\":\"%s\",\"points\":%d}", first ? "" : ",",
+                   signal_kind_name((enum signal_kind)k), contrib[k]);
+        first = false;
+    }
+    buf_puts(out, "]}");
+}
+
 static void decide(struct worker *w, struct session *s, const struct project_settings *ps,
                    const struct rule *rule, int64_t now, int64_t event_id)
 {
@@ -616,14 +671,10 @@ static void decide(struct worker *w, struct session *s, const struct project_set
     d->deliver_json = arena_strndup(&b->arena, msg.data, msg.len);
     d->deliver_len = msg.len;
 
-    /* Why: the signals and each one's share of the risk. */
-    int contrib[SIG_KIND_COUNT];
-    risk_contributions(s, now, contrib);
+    /* Why: the signals, and what pushed the risk up (the model's top feature
+     * contributions, or each signal's share of the rule-based risk). */
     struct buf sig = BUF_INIT, expl = BUF_INIT;
     buf_putc(&sig, '[');
-    buf_puts(&expl, "{\"source\":\"rules\",\"risk\":");
-    json_int(&expl, s->risk);
-    buf_puts(&expl, ",\"contributions\":[");
     bool first = true;
     for (int k = 0; k < SIG_KIND_COUNT; k++) {
         if (!s->sig[k].count)
@@ -631,12 +682,10 @@ static void decide(struct worker *w, struct session *s, const struct project_set
         buf_printf(&sig, "%s{\"kind\":\"%s\",\"score\":%u,\"max_score\":%u,\"count\":%u}",
                    first ? "" : ",", signal_kind_name((enum signal_kind)k), s->sig[k].score,
                    s->sig[k].max_score, s->sig[k].count);
-        buf_printf(&expl, "%s{\"feature\":\"%s\",\"points\":%d}", first ? "" : ",",
-                   signal_kind_name((enum signal_kind)k), contrib[k]);
         first = false;
     }
     buf_putc(&sig, ']');
-    buf_puts(&expl, "]}");
+    explain(e, s, now, &expl);
 
     struct store_intervention *r = &d->row;
     r->id = bdup(b, id);
@@ -702,7 +751,6 @@ static void after_signals(struct worker *w, struct session *s, const struct proj
 {
     struct engine *e = w->eng;
     for (int i = 0; i < n; i++) {
-        session_note_signal(s, &sigs[i]);
         if (replay)
             continue;
         atomic_fetch_add(&e->signals, 1);
@@ -719,7 +767,18 @@ static void after_signals(struct worker *w, struct session *s, const struct proj
         r->event_id = sigs[i].event_id;
         r->evidence_json = bdup(b, sigs[i].evidence);
     }
-    int risk = risk_from_signals(s, now);
+    int risk;
+    float p_exit = -1;
+    if (e->model) {
+        float row[ENGINE_FEATURES];
+        engine_features(s, now, row);
+        if (e->model->predict(e->model->ctx, row, 1, &p_exit) == 0)
+            risk = engine_risk_from_probability(p_exit, e->model->base_rate);
+        else
+            risk = risk_from_signals(s, now);
+    } else {
+        risk = risk_from_signals(s, now);
+    }
     bool moved = risk != s->risk;
     s->risk = risk;
     if (risk > s->max_risk)
@@ -732,7 +791,7 @@ static void after_signals(struct worker *w, struct session *s, const struct proj
         struct write_batch *b = worker_batch(w);
         GROW(b->risks, b->n_risks, b->cap_risks);
         b->risks[b->n_risks++] = (struct risk_row){s->project_id, bdup(b, s->session_id), now,
-                                                   risk, event_id};
+                                                   risk, event_id, e->model != NULL};
         s->stored_risk = risk;
     }
     if (n == 0 && !moved)
@@ -740,13 +799,6 @@ static void after_signals(struct worker *w, struct session *s, const struct proj
     const struct rule *rule = policy_match(ps, s, now);
     if (rule)
         decide(w, s, ps, rule, now, event_id);
-}
-
-static void record_page_end(struct engine *e, struct session *s, int64_t dwell)
-{
-    if (s->current_path && dwell >= 0)
-        baselines_record(e->baselines, s->project_id, s->current_path, dwell,
-                         s->scroll_reversals);
 }
 
 static void process(struct worker *w, struct engine_event *ev)
@@ -757,30 +809,13 @@ static void process(struct worker *w, struct engine_event *ev)
         return;
     struct session *s = get_session(w, ev, ps);
     s->last_seen_ns = mono_ns();
-    engine_event_parse(ev);
-
-    /* Page baselines learn from finished page views. */
-    if ((ev->kind == EV_PAGE || ev->kind == EV_SCREEN) && s->page_enter_ts && !s->dwell_recorded)
-        record_page_end(e, s, ev->ts - s->page_enter_ts - s->hidden_ms);
-    if (ev->kind == EV_PAGE_LEAVE && s->page_enter_ts && !s->dwell_recorded && ev->path &&
-        s->current_path && !strcmp(ev->path, s->current_path)) {
-        record_page_end(e, s, ev->dwell_ms > 0 ? ev->dwell_ms : ev->ts - s->page_enter_ts);
-        s->dwell_recorded = true;
-    }
-
     struct signal sigs[8];
-    struct detect_ctx c = {
-        .params = &ps->detectors,
-        .baselines = e->baselines,
-        .project_id = ev->project_id,
-        .out = sigs,
-        .cap_out = (int)ARRAY_LEN(sigs),
-    };
-    detect_all(&c, s, ev);
-    session_apply_event(s, ev, ps);
-    if (ev->kind == EV_PAGE || ev->kind == EV_SCREEN)
-        s->dwell_recorded = false;
-    after_signals(w, s, ps, sigs, c.n_out, ev->replay ? ev->ts : now_ms(), ev->id, ev->replay);
+    int n = session_step(s, ev, ps, e->baselines, e->visitors, sigs, (int)ARRAY_LEN(sigs));
+    /* The engine's clock for what an event causes is the event's own (corrected)
+     * time: live, that is the moment it happened; replayed or imported
+     * history keeps its decisions in its own time. */
+    int64_t now = ev->ts > s->last_ts ? ev->ts : s->last_ts;
+    after_signals(w, s, ps, sigs, n, now, ev->id, ev->replay);
     if (!ev->replay) {
         metric_observe(e->m_latency, (double)(mono_ns() - ev->enqueued_ns) / 1e9);
         atomic_fetch_add(&w->events, 1);
@@ -856,6 +891,8 @@ static void tick(struct worker *w)
                                        .out = sigs,
                                        .cap_out = 2};
                 detect_long_dwell(&c, s, now);
+                for (int k = 0; k < c.n_out; k++)
+                    session_note_signal(s, &sigs[k]);
                 if (c.n_out)
                     after_signals(w, s, ps, sigs, c.n_out, now, s->last_event_id, false);
             }
@@ -1117,6 +1154,7 @@ struct engine *engine_new(const struct engine_config *cfg, struct store *store,
     pthread_rwlock_init(&e->settings_lock, NULL);
     e->baselines = baselines_new();
     e->caps = visitor_caps_new();
+    e->visitors = visitor_registry_new();
     register_metrics(e);
     return e;
 }
@@ -1183,12 +1221,63 @@ void engine_free(struct engine *e)
     pthread_rwlock_destroy(&e->settings_lock);
     baselines_free(e->baselines);
     visitor_caps_free(e->caps);
+    visitor_registry_free(e->visitors);
+    if (e->model) {
+        if (e->model->release)
+            e->model->release(e->model->ctx);
+        free(e->model);
+    }
     free(e);
 }
 
 struct store *engine_store(struct engine *e)
 {
     return e->store;
+}
+
+int engine_feature_count(void)
+{
+    return ENGINE_FEATURES;
+}
+
+const char *engine_feature(int i)
+{
+    return engine_feature_name(i);
+}
+
+int engine_risk_from_probability(double p, double b)
+{
+    if (!(p >= 0))
+        return 0;
+    if (b >= 1)
+        return p >= 1 ? 100 : 0;
+    double r = 100.0 * (p - b) / (1.0 - b);
+    if (r < 0)
+        r = 0;
+    if (r > 100)
+        r = 100;
+    return (int)lround(r);
+}
+
+void engine_set_model(struct engine *e, struct engine_model *m)
+{
+    pthread_rwlock_wrlock(&e->settings_lock);
+    struct engine_model *old = e->model;
+    e->model = m;
+    pthread_rwlock_unlock(&e->settings_lock);
+    if (old) {
+        if (old->release)
+            old->release(old->ctx);
+        free(old);
+    }
+}
+
+int engine_model_version(struct engine *e)
+{
+    pthread_rwlock_rdlock(&e->settings_lock);
+    int v = e->model ? e->model->version : 0;
+    pthread_rwlock_unlock(&e->settings_lock);
+    return v;
 }
 
 void engine_stats(struct engine *e, struct engine_stats *out)
@@ -1259,9 +1348,18 @@ static int restore_intervention(const struct store_intervention *iv, void *arg)
     return 0;
 }
 
+static int restore_visitor(int64_t project_id, const char *visitor, int64_t sessions,
+                           int64_t conversions, void *ctx)
+{
+    visitor_registry_add(ctx, project_id, visitor, (int)sessions, (int)conversions);
+    return 0;
+}
+
 int64_t engine_restore(struct engine *e, int64_t now)
 {
     baselines_load(e->baselines, e->store);
+    /* Sessions before the replay window; the replay counts the rest. */
+    store_visitor_stats(e->store, now - e->cfg.session_timeout_ms, restore_visitor, e->visitors);
     struct restore_ctx c = {e, 0};
     int rc = store_scan_events_since(e->store, now - e->cfg.session_timeout_ms, restore_event, &c);
     if (rc < 0)

@@ -108,6 +108,56 @@ struct engine_stats {
 };
 void engine_stats(struct engine *e, struct engine_stats *out);
 
+/* ---- the exit-risk model ----------------------------------------------- */
+
+/* A trained model, supplied by model/ (the engine does not know XGBoost).
+ * Features are engine_feature_name(0..n-1) in that order. predict and
+ * explain are called concurrently by the workers and must be thread-safe. */
+struct engine_model {
+    int version;
+    double base_rate; /* P(exit) of an average training snapshot */
+    void *ctx;
+    /* P(exit) for n rows of engine_feature_count() floats (NAN = missing). */
+    int (*predict)(void *ctx, const float *rows, size_t n, float *out);
+    /* Contributions (log-odds) of each feature to one row's score, then the
+     * bias: engine_feature_count() + 1 floats. */
+    int (*explain)(void *ctx, const float *row, float *contrib);
+    void (*release)(void *ctx); /* the model is no longer used */
+};
+
+int engine_feature_count(void);
+const char *engine_feature(int i);
+
+/* Starts scoring with m (takes ownership), replacing any model in use;
+ * NULL goes back to the rule-based risk. Safe while workers run: the
+ * previous model is released once no worker uses it. */
+void engine_set_model(struct engine *e, struct engine_model *m);
+/* The model's version in use, or 0 for the rule-based risk. */
+int engine_model_version(struct engine *e);
+
+/* The risk 0-100 for a model's P(exit): how far above the average session's
+ * exit probability b this one is, as a share of the headroom to certainty:
+ * 100 x max(0, (p - b) / (1 - b)). */
+int engine_risk_from_probability(double p, double b);
+
+/* ---- offline replay (training) ------------------------------------------ */
+
+/* Sessions replayed outside the engine, through the same per-event code and
+ * the same features, in the order given (start time, for training): the
+ * page baselines and returning-visitor registry are rebuilt as they go. */
+struct engine_offline;
+struct engine_offline *engine_offline_new(const char *settings_json, char *err, size_t errlen);
+void engine_offline_free(struct engine_offline *o);
+void engine_offline_begin(struct engine_offline *o, int64_t project_id, const char *session_id);
+void engine_offline_event(struct engine_offline *o, const struct store_event *e, int64_t id);
+bool engine_offline_converted(const struct engine_offline *o);
+int64_t engine_offline_last_ts(const struct engine_offline *o);
+/* The current features (engine_feature_count() floats) as of `now`. */
+void engine_offline_features(const struct engine_offline *o, int64_t now, float *out);
+void engine_offline_end(struct engine_offline *o);
+/* True when the settings name a conversion goal (training needs one). */
+bool engine_offline_has_goal(const struct engine_offline *o);
+
 /* Validates a project settings document (policy, goal, detectors); 0, or -1
  * with a message naming the offending field in err. */
 int engine_validate_settings(const char *json, char *err, size_t errlen);

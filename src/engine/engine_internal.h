@@ -84,6 +84,7 @@ struct engine_event {
     const char *reason;
     const char *message;
     const char *referrer;
+    const char *url; /* page views: the page's URL (campaign parameters) */
     const char *state; /* visibility; control: response status */
     const char *click_id;
     double x, y;
@@ -295,7 +296,46 @@ struct session {
     int trait_count;
     char *trouble_field; /* the field named by the latest field-level signal */
     char *trouble_form;
+
+    /* for the model's features (features.c) */
+    int64_t prev_event_ts;
+    int form_errors;
+    int back_navigations;
+    float video_ratio; /* furthest share of any video watched */
+    uint8_t referrer_class;
+    bool returning;
+    uint16_t earlier_conversions;
+    bool visitor_noted; /* counted in the visitor registry */
 };
+
+/* ---- features (features.c): one vector for online scoring and training -- */
+
+enum referrer_class {
+    REF_DIRECT,
+    REF_SEARCH,
+    REF_SOCIAL,
+    REF_EMAIL,
+    REF_PAID,
+    REF_OTHER,
+    REF_CLASS_COUNT
+};
+
+#define ENGINE_FEATURES (7 + 2 * SIG_KIND_COUNT + 7 + 2 + REF_CLASS_COUNT)
+
+const char *engine_feature_name(int i);
+/* The feature vector of s at now (ENGINE_FEATURES floats; NAN = missing). */
+void engine_features(const struct session *s, int64_t now, float *out);
+enum referrer_class referrer_classify(const char *referrer, const char *url);
+
+/* Visitors seen before, across sessions and workers (visitors.c). */
+struct visitor_registry;
+struct visitor_registry *visitor_registry_new(void);
+void visitor_registry_free(struct visitor_registry *r);
+/* A new session of visitor: fills its returning / earlier_conversions and counts it. */
+void visitor_registry_session(struct visitor_registry *r, struct session *s);
+void visitor_registry_converted(struct visitor_registry *r, const struct session *s);
+void visitor_registry_add(struct visitor_registry *r, int64_t project_id, const char *visitor,
+                          int sessions, int conversions);
 
 /* ---- project settings -------------------------------------------------- */
 
@@ -388,6 +428,15 @@ void session_apply_event(struct session *s, const struct engine_event *e,
                          const struct project_settings *ps);
 /* Records a signal in the session's per-kind state. */
 void session_note_signal(struct session *s, const struct signal *sig);
+/* One event through a session, the same for the engine's workers and for
+ * offline replay (training), so both see sessions identically: the page
+ * baselines learn from a finished page view, the detectors run, the session
+ * advances, the signals are noted in it, the visitor registry hears of a new
+ * session or a conversion. The signals are written to out (at most cap);
+ * returns how many. baselines and visitors may be NULL. */
+int session_step(struct session *s, struct engine_event *ev, const struct project_settings *ps,
+                 struct baselines *baselines, struct visitor_registry *visitors,
+                 struct signal *out, int cap);
 struct field_rec *session_field(struct session *s, const char *form, const char *field,
                                 bool create);
 struct form_rec *session_form(struct session *s, const char *form, bool create);

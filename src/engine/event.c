@@ -101,6 +101,13 @@ void engine_event_parse(struct engine_event *e)
         }
         if (!e->referrer)
             e->referrer = str(p, "$referrer");
+        e->url = str(p, "url");
+        if (!e->url) {
+            const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(e->root, "context");
+            e->url = str(cJSON_GetObjectItemCaseSensitive(ctx, "page"), "url");
+        }
+        if (!e->url)
+            e->url = str(p, "$current_url");
         break;
     }
     case EV_CLICK:

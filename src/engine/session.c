@@ -135,6 +135,13 @@ struct form_rec *session_form(struct session *s, const char *form, bool create)
 
 static void new_page(struct session *s, const struct engine_event *e)
 {
+    uint64_t here = engine_hash(e->path);
+    if (s->visit_count >= 2 &&
+        s->visits[(s->visit_count - 2) % SESSION_VISITS].path_hash == here &&
+        s->visits[(s->visit_count - 1) % SESSION_VISITS].path_hash != here)
+        s->back_navigations++;
+    if (s->pages == 0)
+        s->referrer_class = (uint8_t)referrer_classify(e->referrer, e->url);
     /* Close the current visit, open the next in the ring. */
     if (s->visit_count > 0)
         s->visits[(s->visit_count - 1) % SESSION_VISITS].leave_ts = e->ts;
@@ -226,8 +233,10 @@ void session_apply_event(struct session *s, const struct engine_event *e,
     s->events++;
     if (!s->start_ts || e->ts < s->start_ts)
         s->start_ts = e->ts;
-    if (e->ts > s->last_ts)
+    if (e->ts >= s->last_ts) {
+        s->prev_event_ts = s->last_ts;
         s->last_ts = e->ts;
+    }
     s->last_event_id = e->id;
     set_str(&s->anonymous_id, e->anonymous_id);
     set_str(&s->user_id, e->user_id);
@@ -288,6 +297,7 @@ void session_apply_event(struct session *s, const struct engine_event *e,
         struct field_rec *f = session_field(s, e->form, e->field, true);
         if (f)
             f->invalid++;
+        s->form_errors++;
         break;
     }
     case EV_FORM_SUBMIT: {
@@ -332,8 +342,22 @@ void session_apply_event(struct session *s, const struct engine_event *e,
         break;
     case EV_VIDEO_PLAY:
     case EV_VIDEO_HEARTBEAT:
-        s->last_progress_ts = e->ts;
+    case EV_VIDEO_PAUSE:
+    case EV_VIDEO_SEEKED:
+    case EV_VIDEO_RATE:
+    case EV_VIDEO_ENDED: {
+        if (e->kind == EV_VIDEO_PLAY || e->kind == EV_VIDEO_HEARTBEAT)
+            s->last_progress_ts = e->ts;
+        double pos = e->kind == EV_VIDEO_SEEKED ? e->from : e->position;
+        if (e->duration > 0) {
+            float r = e->kind == EV_VIDEO_ENDED ? 1.0f : (float)(pos / e->duration);
+            if (r > 1)
+                r = 1;
+            if (r > s->video_ratio)
+                s->video_ratio = r;
+        }
         break;
+    }
     default:
         break;
     }
@@ -360,4 +384,43 @@ void session_note_signal(struct session *s, const struct signal *sig)
             set_str(&s->trouble_form, fo->valuestring);
         cJSON_Delete(ev);
     }
+}
+
+static void record_page_end(struct baselines *b, struct session *s, int64_t dwell)
+{
+    if (b && s->current_path && dwell >= 0)
+        baselines_record(b, s->project_id, s->current_path, dwell, s->scroll_reversals);
+}
+
+int session_step(struct session *s, struct engine_event *ev, const struct project_settings *ps,
+                 struct baselines *baselines, struct visitor_registry *visitors,
+                 struct signal *out, int cap)
+{
+    engine_event_parse(ev);
+    if ((ev->kind == EV_PAGE || ev->kind == EV_SCREEN) && s->page_enter_ts && !s->dwell_recorded)
+        record_page_end(baselines, s, ev->ts - s->page_enter_ts - s->hidden_ms);
+    if (ev->kind == EV_PAGE_LEAVE && s->page_enter_ts && !s->dwell_recorded && ev->path &&
+        s->current_path && !strcmp(ev->path, s->current_path)) {
+        record_page_end(baselines, s, ev->dwell_ms > 0 ? ev->dwell_ms : ev->ts - s->page_enter_ts);
+        s->dwell_recorded = true;
+    }
+    struct detect_ctx c = {
+        .params = &ps->detectors,
+        .baselines = baselines,
+        .project_id = s->project_id,
+        .out = out,
+        .cap_out = cap,
+    };
+    detect_all(&c, s, ev);
+    bool was_converted = s->converted;
+    session_apply_event(s, ev, ps);
+    if (ev->kind == EV_PAGE || ev->kind == EV_SCREEN)
+        s->dwell_recorded = false;
+    for (int i = 0; i < c.n_out; i++)
+        session_note_signal(s, &out[i]);
+    if (!s->visitor_noted)
+        visitor_registry_session(visitors, s);
+    if (s->converted && !was_converted)
+        visitor_registry_converted(visitors, s);
+    return c.n_out;
 }

@@ -16,6 +16,7 @@
 #include "common/util.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -220,5 +221,56 @@ int64_t http_require_write_key(struct http_request *req, enum MHD_Result *result
     else if (id == 0)
         *result = http_respond_error(req, 401, "unknown_write_key",
                                      "the write key is not known to this server");
+    return id;
+}
+
+int64_t http_require_secret(struct http_request *req, enum MHD_Result *result)
+{
+    const char *auth = http_header(req, "Authorization");
+    char secret[128] = "";
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        copy_key(auth + 7, strlen(auth + 7), secret, sizeof secret);
+    if (!secret[0]) {
+        *result = http_respond_error(req, 401, "missing_secret_key",
+                                     "send the project's secret key as Authorization: Bearer sk_...");
+        return 0;
+    }
+    /* Cached like write keys, under a prefix that cannot collide with them. */
+    char key[160];
+    snprintf(key, sizeof key, "secret\x1f%s", secret);
+    struct http_keys *k = req->srv->keys;
+    uint64_t now = mono_ns();
+    pthread_mutex_lock(&k->lock);
+    struct key_entry *e = slot_for(k, key);
+    if (e->key && e->expires_ns > now) {
+        int64_t id = e->project_id;
+        pthread_mutex_unlock(&k->lock);
+        if (id > 0)
+            return id;
+        *result = http_respond_error(req, 401, "unknown_secret_key", "the secret key is not valid");
+        return 0;
+    }
+    pthread_mutex_unlock(&k->lock);
+    int64_t id = 0;
+    int rc = store_project_check_secret(k->store, secret, &id);
+    if (rc < 0) {
+        *result = http_respond_error(req, 503, "store_unavailable", "cannot check the key now");
+        return -1;
+    }
+    if (rc == 0)
+        id = 0;
+    pthread_mutex_lock(&k->lock);
+    if ((k->count + 1) * 2 > k->cap)
+        clear_slots(k);
+    e = slot_for(k, key);
+    if (!e->key) {
+        e->key = xstrdup(key);
+        k->count++;
+    }
+    e->project_id = id;
+    e->expires_ns = now + (id > 0 ? KEY_TTL_NS : UNKNOWN_TTL_NS);
+    pthread_mutex_unlock(&k->lock);
+    if (id <= 0)
+        *result = http_respond_error(req, 401, "unknown_secret_key", "the secret key is not valid");
     return id;
 }

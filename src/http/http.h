@@ -26,6 +26,10 @@ struct http_deps {
     struct live *live;     /* may be NULL */
     const char *web_root; /* directory of built web assets, or NULL */
     int64_t demo_project_id; /* > 0 in demo mode */
+    /* Reloads DIR/models/current.json into the engine: the new version, or
+     * < 0 with the reason in msg (the model in use stays). */
+    int (*reload_model)(void *ctx, char *msg, size_t msglen);
+    void *reload_ctx;
 };
 
 struct http_server;

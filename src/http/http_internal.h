@@ -37,10 +37,11 @@ enum route_kind {
     ROUTE_LIVE,
     ROUTE_INTERVENTIONS,
     ROUTE_STATIC,
+    ROUTE_API,
     ROUTE_KIND_COUNT
 };
 
-enum method_bits { M_GET = 1, M_POST = 2, M_OPTIONS = 4, M_HEAD = 8 };
+enum method_bits { M_GET = 1, M_POST = 2, M_OPTIONS = 4, M_HEAD = 8, M_PUT = 16, M_DELETE = 32 };
 
 #define HTTP_TRACKED_STATUS 16
 
@@ -159,6 +160,10 @@ enum MHD_Result http_interventions_handle(struct http_request *req);
  * returns <= 0 when there is none. */
 int64_t http_require_write_key(struct http_request *req, enum MHD_Result *result);
 enum MHD_Result http_static_handle(struct http_request *req);
+enum MHD_Result http_api_handle(struct http_request *req);
+/* The project of the secret key sent as "Authorization: Bearer sk_..." (or
+ * the dashboard's session cookie); answers 401 and returns <= 0 if none. */
+int64_t http_require_secret(struct http_request *req, enum MHD_Result *result);
 void http_static_clear_cache(void);
 enum MHD_Result http_healthz(struct http_request *req);
 enum MHD_Result http_readyz(struct http_request *req);

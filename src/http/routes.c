@@ -58,6 +58,9 @@ static struct route interventions_route = {.kind = ROUTE_INTERVENTIONS,
                                            .wants_body = true,
                                            .handle = http_interventions_handle};
 static struct route not_found_route = {.kind = ROUTE_NOT_FOUND, .name = "other"};
+static struct route api_route = {.kind = ROUTE_API, .name = "/api/v1",
+                                 .methods = M_GET | M_POST | M_PUT | M_DELETE | M_OPTIONS | M_HEAD,
+                                 .wants_body = true, .handle = http_api_handle};
 static struct route static_route = {.kind = ROUTE_STATIC, .name = "static",
                                     .methods = M_GET | M_HEAD, .handle = http_static_handle};
 
@@ -120,6 +123,8 @@ struct route *http_route_match(const char *path)
         return &readyz_route;
     if (is(path, "/metrics"))
         return &metrics_route;
+    if (str_has_prefix(path, "/api/v1/"))
+        return &api_route;
     if (str_has_prefix(path, "/v1/") || str_has_prefix(path, "/api/"))
         return &not_found_route;
     return &static_route;

@@ -126,6 +126,10 @@ static void client_ip(struct http_request *req)
 
 static unsigned method_bit(const char *m)
 {
+    if (!strcmp(m, "PUT"))
+        return M_PUT;
+    if (!strcmp(m, "DELETE"))
+        return M_DELETE;
     if (!strcmp(m, "GET"))
         return M_GET;
     if (!strcmp(m, "POST"))
@@ -329,7 +333,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             if (http_ingest_precheck(req, &result))
                 return result;
         }
-        req->state = r->wants_body && req->method_bit == M_POST ? REQ_BODY : REQ_READY;
+        req->state = r->wants_body && (req->method_bit & (M_POST | M_PUT)) ? REQ_BODY : REQ_READY;
         return MHD_YES;
     }
 

@@ -399,3 +399,30 @@ int store_page_baselines(struct store *s,
     store_reader_release(s, db);
     return rc;
 }
+
+int store_visitor_stats(struct store *s, int64_t before,
+                        int (*fn)(int64_t project_id, const char *visitor, int64_t sessions,
+                                  int64_t conversions, void *ctx),
+                        void *ctx)
+{
+    sqlite3 *db = store_reader_acquire(s);
+    if (!db)
+        return -EIO;
+    sqlite3_stmt *st = store_reader_stmt(
+        s, db,
+        "SELECT project_id, coalesce(anonymous_id, user_id) AS v, count(*), sum(converted)"
+        " FROM sessions WHERE started_at < ?1 AND v IS NOT NULL GROUP BY project_id, v");
+    int rc = -EIO;
+    if (st) {
+        sqlite3_bind_int64(st, 1, before);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            if (fn(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), ctx))
+                break;
+        rc = (step == SQLITE_ROW || step == SQLITE_DONE) ? 0 : -EIO;
+        sqlite3_reset(st);
+    }
+    store_reader_release(s, db);
+    return rc;
+}

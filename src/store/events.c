@@ -167,3 +167,57 @@ int64_t store_count_events(struct store *s, int64_t project_id)
     store_reader_release(s, db);
     return n;
 }
+
+int store_scan_ended_sessions(struct store *s, int64_t project_id, int64_t ended_before,
+                              int (*fn)(const struct store_event *e, int64_t id, void *ctx),
+                              void *ctx)
+{
+    sqlite3 *db = store_reader_acquire(s);
+    if (!db)
+        return -EIO;
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT e.id, e.project_id, e.message_id, e.type, e.event, e.user_id, e.anonymous_id,"
+            " e.session_id, e.timestamp, e.received_at, e.path, e.device_class, e.browser, e.os,"
+            " e.payload FROM events e JOIN (SELECT session_id AS sid, min(timestamp) AS start,"
+            " max(timestamp) AS last FROM events WHERE project_id = ?1 AND session_id IS NOT NULL"
+            " GROUP BY session_id) s ON e.session_id = s.sid"
+            " WHERE e.project_id = ?1 AND s.last < ?2"
+            " ORDER BY s.start, s.sid, e.timestamp, e.id",
+            -1, &st, NULL) != SQLITE_OK) {
+        LOG_ERROR("store", NULL, "training scan: %s", sqlite3_errmsg(db));
+        store_reader_release(s, db);
+        return -EIO;
+    }
+    sqlite3_bind_int64(st, 1, project_id);
+    sqlite3_bind_int64(st, 2, ended_before);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_event e = {0};
+        e.project_id = sqlite3_column_int64(st, 1);
+        e.message_id = col_text(st, 2);
+        e.type = col_text(st, 3);
+        e.event = col_text(st, 4);
+        e.user_id = col_text(st, 5);
+        e.anonymous_id = col_text(st, 6);
+        e.session_id = col_text(st, 7);
+        e.timestamp = sqlite3_column_int64(st, 8);
+        e.received_at = sqlite3_column_int64(st, 9);
+        e.original_timestamp = e.sent_at = -1;
+        e.path = col_text(st, 10);
+        e.device_class = col_text(st, 11);
+        e.browser = col_text(st, 12);
+        e.os = col_text(st, 13);
+        e.payload = col_text(st, 14);
+        e.payload_len = (size_t)sqlite3_column_bytes(st, 14);
+        if (fn(&e, sqlite3_column_int64(st, 0), ctx))
+            break;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = -EIO;
+    sqlite3_finalize(st);
+    store_reader_release(s, db);
+    return rc;
+}

@@ -150,6 +150,13 @@ int store_scan_events_since(struct store *s, int64_t since_ms,
 
 int64_t store_count_events(struct store *s, int64_t project_id);
 
+/* Every stored event of project_id whose session ended before ended_before
+ * (its last event is older), grouped by session, sessions in the order they
+ * started, events in time order; all columns filled. For training. */
+int store_scan_ended_sessions(struct store *s, int64_t project_id, int64_t ended_before,
+                              int (*fn)(const struct store_event *e, int64_t id, void *ctx),
+                              void *ctx);
+
 /* ---- dead letters ------------------------------------------------------ */
 
 struct store_dead_letter {
@@ -310,6 +317,13 @@ int store_interventions_since(struct store *s, int64_t since,
 /* Ids of interventions still pending or delivered whose expires_at < now. */
 int store_interventions_expired(struct store *s, int64_t now,
                                 int (*fn)(const char *id, int64_t project_id, void *ctx), void *ctx);
+
+/* Per visitor (anonymousId, else userId): sessions started before `before`
+ * and how many converted, for the engine's "returning" features. */
+int store_visitor_stats(struct store *s, int64_t before,
+                        int (*fn)(int64_t project_id, const char *visitor, int64_t sessions,
+                                  int64_t conversions, void *ctx),
+                        void *ctx);
 
 struct store_page_baseline {
     int64_t project_id;
