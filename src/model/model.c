@@ -11,6 +11,8 @@
  */
 #include "model/model_internal.h"
 
+#include "common/json_scan.h"
+#include "common/log.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -97,11 +99,16 @@ int model_load_buffer(const char *json, size_t len, struct model **out, char *er
     }
     if (forest_load(&m->forest, xgb, n, err, errlen))
         goto out;
-    char *printed = cJSON_PrintUnformatted(xgb);
-    m->xgb_json = xstrdup(printed);
-    cJSON_free(printed);
+    /* XGBoost's loader is strict about number types (0.0 is not 0), so its
+     * model is kept as the exact text of the file, not re-printed. */
+    struct json_span raw;
+    if (json_object_find(json, len, "xgboost", &raw) != 1) {
+        snprintf(err, errlen, "the model's xgboost member cannot be located");
+        goto out;
+    }
+    m->xgb_json = xstrndup(raw.p, raw.n);
     cJSON_DeleteItemFromObjectCaseSensitive(root, "xgboost");
-    printed = cJSON_PrintUnformatted(root);
+    char *printed = cJSON_PrintUnformatted(root);
     m->described = xstrdup(printed);
     cJSON_free(printed);
     *out = m;
@@ -177,6 +184,7 @@ int model_explain(struct model *m, const float *row, float *contrib)
     if (!m->booster) {
         if (XGBoosterCreate(NULL, 0, &m->booster) != 0 ||
             XGBoosterLoadModelFromBuffer(m->booster, m->xgb_json, strlen(m->xgb_json)) != 0) {
+            LOG_WARN("model", NULL, "loading the model into XGBoost failed: %s", XGBGetLastError());
             if (m->booster)
                 XGBoosterFree(m->booster);
             m->booster = NULL;
@@ -196,6 +204,8 @@ int model_explain(struct model *m, const float *row, float *contrib)
                                     &shape, &dim, &res) == 0) {
         memcpy(contrib, res, (size_t)(m->n_features + 1) * sizeof *contrib);
         rc = 0;
+    } else {
+        LOG_WARN("model", NULL, "explaining a score failed: %s", XGBGetLastError());
     }
     XGDMatrixFree(d);
 out:

@@ -9,6 +9,7 @@
 // Processes are ended by the PID we started, never by name.
 import { spawn, execFileSync } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,9 +19,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '../../..');
 export const BIN = process.env.JOURNEY_BIN || path.join(ROOT, 'build/debug/journey');
 
+// The environment of a journey process: ours without any inherited JOURNEY_* variable
+// (the server refuses unknown ones, and the tests must not pick up a developer's
+// settings), plus the given ones.
+export function childEnv(env = {}) {
+  const out = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('JOURNEY_')) out[k] = v;
+  return { ...out, ...env };
+}
+
 export function cli(args, { env = {}, input } = {}) {
   return execFileSync(BIN, args, {
-    env: { ...process.env, ...env },
+    env: childEnv(env),
     input,
     encoding: 'utf8',
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -31,7 +41,7 @@ export function cli(args, { env = {}, input } = {}) {
 // timeout (ms) kills a command that does not end (status null, signal set).
 export function cliResult(args, { env = {}, timeout = 30000 } = {}) {
   try {
-    const stdout = execFileSync(BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout });
+    const stdout = execFileSync(BIN, args, { env: childEnv(env), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout });
     return { status: 0, stdout, stderr: '' };
   } catch (e) {
     return { status: e.status, signal: e.signal, stdout: e.stdout?.toString() ?? '', stderr: e.stderr?.toString() ?? '' };
@@ -75,13 +85,16 @@ export class Server {
     this.logs = '';
     this.stderr = '';
     this.proc = spawn(BIN, args, {
-      env: { ...process.env, ...(this.opts.env || {}) },
+      env: childEnv(this.opts.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc.stdout.on('data', (d) => (this.logs += d));
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
     this.port = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.logs}`)), 10000);
+      const timer = setTimeout(() => {
+        this.proc.kill('SIGKILL'); // never leave a half-started server behind
+        reject(new Error(`server did not start:\n${this.logs}`));
+      }, 10000);
       this.proc.stderr.on('data', (d) => {
         this.logs += d;
         this.stderr += d;
@@ -174,17 +187,23 @@ export class Server {
 }
 
 // Starts a server with a fresh data dir and one project (unless project: false).
+// A data dir made here is removed again if the server cannot be started.
 export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || makeDataDir();
   const s = new Server({ ...opts, dataDir });
-  if (opts.project !== false) {
-    const p = createProject(dataDir, opts.projectName || 'Test');
-    s.project = p;
-    s.writeKey = p.write_key;
-    s.secretKey = p.secret_key;
-    s.projectId = p.id;
+  try {
+    if (opts.project !== false) {
+      const p = createProject(dataDir, opts.projectName || 'Test');
+      s.project = p;
+      s.writeKey = p.write_key;
+      s.secretKey = p.secret_key;
+      s.projectId = p.id;
+    }
+    await s.start();
+  } catch (e) {
+    if (!opts.dataDir) s.cleanup();
+    throw e;
   }
-  await s.start();
   return s;
 }
 
@@ -221,6 +240,19 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, chunked =
     if (buf) req.write(buf);
     if (unfinished) req.flushHeaders();
     else req.end();
+  });
+}
+
+// Writes raw bytes to a fresh TCP connection to 127.0.0.1:port and resolves with
+// everything the server sent back (as a latin1 string) once it closes the connection.
+export function rawSocket(port, bytes, { timeout = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
+    s.setTimeout(timeout, () => s.destroy(new Error('raw socket timed out')));
+    s.on('data', (d) => chunks.push(d));
+    s.on('error', reject);
+    s.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
   });
 }
 
