@@ -7,6 +7,7 @@
  */
 #include "common/json_scan.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_ws(char c)
@@ -121,18 +122,32 @@ static int skip_scalar(const char *s, size_t n, size_t *i)
 
 int json_skip_value(const char *s, size_t n, size_t *i, struct json_scan_info *info)
 {
-    unsigned char stack[JSON_SCAN_MAX_DEPTH / 8]; /* bit d: level d+1 is an object */
+    unsigned char local[JSON_SCAN_STACK_LEVELS / 8]; /* bit d: level d+1 is an object */
+    unsigned char *stack = local;
+    size_t cap_levels = JSON_SCAN_STACK_LEVELS;
     int depth = 0, max_depth = 0;
     unsigned flags = 0;
+    int rc = -1;
     skip_ws(s, n, i);
     for (;;) {
         /* read a value */
         if (*i >= n)
-            return -1;
+            goto out;
         char c = s[*i];
         if (c == '{' || c == '[') {
-            if (depth >= JSON_SCAN_MAX_DEPTH)
-                return -1;
+            if ((size_t)depth >= cap_levels) {
+                /* Deeper than the C stack holds: every level costs at least
+                 * one byte of input, so n levels is the most there can be. */
+                size_t want = cap_levels * 2 > n + 8 ? cap_levels * 2 : n + 8;
+                unsigned char *grown = malloc(want / 8 + 1);
+                if (!grown)
+                    goto out;
+                memcpy(grown, stack, cap_levels / 8);
+                if (stack != local)
+                    free(stack);
+                stack = grown;
+                cap_levels = want / 8 * 8;
+            }
             BIT_SET(stack, depth, c == '{' ? 1u : 0u);
             depth++;
             if (depth > max_depth)
@@ -149,10 +164,10 @@ int json_skip_value(const char *s, size_t n, size_t *i, struct json_scan_info *i
             continue;
         } else if (c == '"') {
             if (skip_string(s, n, i, &flags, NULL))
-                return -1;
+                goto out;
         } else {
             if (skip_scalar(s, n, i))
-                return -1;
+                goto out;
         }
     after_value:
         if (depth == 0) {
@@ -161,11 +176,12 @@ int json_skip_value(const char *s, size_t n, size_t *i, struct json_scan_info *i
                 if (max_depth > info->max_depth)
                     info->max_depth = max_depth;
             }
-            return 0;
+            rc = 0;
+            goto out;
         }
         skip_ws(s, n, i);
         if (*i >= n)
-            return -1;
+            goto out;
         {
             char close = BIT_GET(stack, depth - 1) ? '}' : ']';
             if (s[*i] == close) {
@@ -175,27 +191,31 @@ int json_skip_value(const char *s, size_t n, size_t *i, struct json_scan_info *i
             }
         }
         if (s[*i] != ',')
-            return -1;
+            goto out;
         (*i)++;
         skip_ws(s, n, i);
         if (!BIT_GET(stack, depth - 1))
             continue;
     read_key:
         if (*i >= n || s[*i] != '"')
-            return -1;
+            goto out;
         {
             bool esc = false;
             if (skip_string(s, n, i, &flags, &esc))
-                return -1;
+                goto out;
             if (esc)
                 flags |= JSON_SCAN_KEY_ESCAPED;
         }
         skip_ws(s, n, i);
         if (*i >= n || s[*i] != ':')
-            return -1;
+            goto out;
         (*i)++;
         skip_ws(s, n, i);
     }
+out:
+    if (stack != local)
+        free(stack);
+    return rc;
 }
 
 int json_iter_begin(struct json_iter *it, const char *s, size_t n, char open)

@@ -27,10 +27,12 @@ enum {
     JSON_SCAN_KEY_ESCAPED = 1u << 2, /* an object key contains an escape */
 };
 
-/* Deepest nesting the scanner follows (one bit of stack per level). Bodies are
- * capped at a few hundred KB, so this is never the binding limit in practice;
- * callers apply their own, smaller, limit to what they accept. */
-#define JSON_SCAN_MAX_DEPTH 65536
+/* The scanner keeps one bit per nesting level: 8 KB on the C stack covers
+ * 65,536 levels, and deeper input moves the bits to the heap (at most n/16
+ * bytes for n bytes of input), so any body within the request limit is
+ * scanned whatever its depth. Callers apply their own, smaller, limit to
+ * what they accept. */
+#define JSON_SCAN_STACK_LEVELS 65536
 
 struct json_span {
     const char *p;

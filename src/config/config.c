@@ -64,8 +64,9 @@ static const struct option config_options[] = {
      "Empty means ./web next to the working directory, else next to the binary."},
     /* ingest */
     {"max_message_bytes", OPT_SIZE, F(max_message_bytes), 256, 16 << 20, "32KB", NULL, "ingest",
-     "Largest single message. A larger one inside a batch goes to the dead letters (the rest\n"
-     "of the batch is kept); a single-message request that large is answered 413."},
+     "Largest single message. A larger one goes to the dead letters with the reason\n"
+     "message_too_large and the request is still answered 200 (in a batch, the rest of the\n"
+     "batch is stored): a 413 would make the client drop or split what cannot be split."},
     {"max_request_bytes", OPT_SIZE, F(max_request_bytes), 1024, 64 << 20, "500KB", NULL,
      "ingest",
      "Largest request body, both as received and after gzip decompression (a gzip bomb stops\n"

@@ -125,6 +125,9 @@ static int restore_one(const struct store_event *e, int64_t id, void *arg)
 
 int64_t ingest_restore(struct ingest *ig, int64_t now)
 {
+    ig->last_event_id = store_max_event_id(ig->store);
+    if (ig->last_event_id < 0)
+        ig->last_event_id = 0;
     struct restore_ctx c = {ig, now - ig->cfg.dedup_window_ms,
                             now - ig->cfg.session_timeout_ms, 0};
     int64_t since = MIN(c.dedup_since, c.session_since);
@@ -420,12 +423,53 @@ void ingest_batch_reject_request(struct ingest_batch *b, int64_t project_id,
 /* ------------------------------------------------------------------------ */
 /* the writer job                                                            */
 
+struct absorb_ctx {
+    struct ingest *ig;
+    int64_t now;
+};
+
+static int absorb_one(const struct store_event *e, int64_t id, void *arg)
+{
+    struct absorb_ctx *c = arg;
+    (void)id;
+    if (e->message_id && !str_has_prefix(e->message_id, "jrn-") &&
+        e->received_at >= c->now - c->ig->cfg.dedup_window_ms)
+        dedup_check_and_add(c->ig->dedup,
+                            dedup_key_make(e->project_id, e->message_id, strlen(e->message_id)),
+                            e->received_at);
+    const char *visitor = e->anonymous_id ? e->anonymous_id : e->user_id;
+    if (visitor && e->session_id && e->session_id[0] == '~')
+        sessionize_restore(c->ig->sessions, e->project_id, visitor, strlen(visitor),
+                           e->session_id, e->timestamp);
+    return 0;
+}
+
+/* Rows another process wrote since this one last looked (journey
+ * deadletters replay while the server runs, say) join the dedup window and
+ * the sessions, so a client's later retry of one of them is still caught. */
+static int absorb_foreign_rows(struct ingest *ig, struct store_tx *tx, int64_t now)
+{
+    int64_t max = store_tx_max_event_id(tx);
+    if (max < 0)
+        return -EIO;
+    if (max <= ig->last_event_id)
+        return 0;
+    struct absorb_ctx c = {ig, now};
+    if (store_tx_scan_events_after(tx, ig->last_event_id, absorb_one, &c))
+        return -EIO;
+    ig->last_event_id = max;
+    return 0;
+}
+
 static int batch_apply(struct store_tx *tx, struct store_job *job)
 {
     struct ingest_batch *b = (struct ingest_batch *)job;
     struct ingest *ig = b->ig;
     int64_t now = b->req.received_at;
     b->n_duplicates = 0;
+    b->last_event_id_before = ig->last_event_id;
+    if (b->n_msgs && absorb_foreign_rows(ig, tx, now))
+        return -EIO;
     for (size_t i = 0; i < b->n_msgs; i++) {
         struct ingest_msg *m = &b->msgs[i];
         m->duplicate = false;
@@ -442,6 +486,8 @@ static int batch_apply(struct store_tx *tx, struct store_job *job)
         m->id = store_tx_insert_event(tx, &m->row);
         if (m->id < 0)
             return -EIO;
+        if (m->id > ig->last_event_id)
+            ig->last_event_id = m->id;
     }
     for (size_t i = 0; i < b->n_dead; i++)
         if (store_tx_insert_dead_letter(tx, &b->dead[i]) < 0)
@@ -456,6 +502,9 @@ static int batch_apply(struct store_tx *tx, struct store_job *job)
 static void batch_undo(struct store_job *job)
 {
     struct ingest_batch *b = (struct ingest_batch *)job;
+    /* Rolled-back ids will be handed out again. */
+    if (b->ig->last_event_id > b->last_event_id_before)
+        b->ig->last_event_id = b->last_event_id_before;
     for (size_t i = 0; i < b->n_msgs; i++) {
         struct ingest_msg *m = &b->msgs[i];
         if (m->has_key && !m->duplicate)

@@ -31,6 +31,7 @@ struct ingest {
     struct metric *m_accepted, *m_duplicates, *m_rejected, *m_requests_rejected;
     struct metric *m_dedup_evicted;
     uint64_t dedup_evicted_reported;
+    int64_t last_event_id; /* writer thread: the newest event id it knows of */
 };
 
 struct ingest_msg {
@@ -86,6 +87,7 @@ struct ingest_batch {
     void *done_arg;
     int rc;
     size_t n_duplicates;
+    int64_t last_event_id_before; /* undo restores the pipeline's view */
 
     /* a tiny cache: consecutive messages mostly share the user agent */
     const char *ua_cache_key;

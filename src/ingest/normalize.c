@@ -269,32 +269,51 @@ static void set_user_agent(struct ingest_batch *b, struct store_event *row, cons
 /* ------------------------------------------------------------------------ */
 /* IP handling and payload rewriting                                         */
 
-/* Replaces the value of outer.inner in msg with `replacement` (JSON text).
- * False if the member could not be located in the raw text. */
+/* Replaces the value of every outer.inner member in msg with `replacement`
+ * (JSON text): duplicated keys included, since JSON readers disagree on
+ * which of two equal keys wins and none may keep the original. False if no
+ * such member could be located in the raw text. */
 static bool rewrite_member(struct ingest_batch *b, struct json_span msg, const char *outer,
                            const char *inner, const char *replacement, struct json_span *out)
 {
-    struct json_span o, v;
-    if (json_object_find(msg.p, msg.n, outer, &o) != 1 || o.p[0] != '{')
+    struct json_iter top, in;
+    struct json_span k, v, k2, v2;
+    if (json_iter_begin(&top, msg.p, msg.n, '{'))
         return false;
-    if (json_object_find(o.p, o.n, inner, &v) != 1)
+    struct buf o = BUF_INIT;
+    const char *copied = msg.p; /* everything before this is in o */
+    size_t olen = strlen(outer), ilen = strlen(inner);
+    bool any = false;
+    while (json_iter_member(&top, &k, &v, NULL) == 1) {
+        if (k.n != olen || memcmp(k.p, outer, olen) != 0 || v.p[0] != '{')
+            continue;
+        if (json_iter_begin(&in, v.p, v.n, '{'))
+            continue;
+        while (json_iter_member(&in, &k2, &v2, NULL) == 1) {
+            if (k2.n != ilen || memcmp(k2.p, inner, ilen) != 0)
+                continue;
+            buf_append(&o, copied, (size_t)(v2.p - copied));
+            buf_puts(&o, replacement);
+            copied = v2.p + v2.n;
+            any = true;
+        }
+    }
+    if (!any) {
+        buf_free(&o);
         return false;
-    size_t head = (size_t)(v.p - msg.p), rn = strlen(replacement);
-    size_t tail = msg.n - head - v.n;
-    char *p = arena_alloc(&b->arena, head + rn + tail + 1);
-    memcpy(p, msg.p, head);
-    memcpy(p + head, replacement, rn);
-    memcpy(p + head + rn, v.p + v.n, tail);
-    p[head + rn + tail] = '\0';
-    out->p = p;
-    out->n = head + rn + tail;
+    }
+    buf_append(&o, copied, (size_t)(msg.p + msg.n - copied));
+    out->p = arena_strndup(&b->arena, o.data, o.len);
+    out->n = o.len;
+    buf_free(&o);
     return true;
 }
 
 /* Decides the stored IP and, when the payload carries one (ipobj.ipkey),
  * rewrites it per ip_mode. Returns the payload span to store. */
 static struct json_span handle_ip(struct ingest_batch *b, struct json_span msg, cJSON *root,
-                                  const char *ipobj, const char *ipkey, struct store_event *row)
+                                  const char *ipobj, const char *ipkey, bool escaped_keys,
+                                  struct store_event *row)
 {
     int mode = b->ig->cfg.ip_mode;
     cJSON *holder = cJSON_GetObjectItemCaseSensitive(root, ipobj);
@@ -318,13 +337,26 @@ static struct json_span handle_ip(struct ingest_batch *b, struct json_span msg, 
     else
         snprintf(replacement, sizeof replacement, "null");
     struct json_span out;
-    if (rewrite_member(b, msg, ipobj, ipkey, replacement, &out))
+    if (!escaped_keys && rewrite_member(b, msg, ipobj, ipkey, replacement, &out))
         return out;
-    /* The member is spelled with escapes: fall back to re-serialising. */
-    if (row->ip && cJSON_IsString(payload_ip))
-        cJSON_SetValuestring(payload_ip, row->ip);
-    else
-        cJSON_ReplaceItemInObjectCaseSensitive(holder, ipkey, cJSON_CreateNull());
+    /* Some key is spelled with escapes ("\u0069p"), which the raw rewrite
+     * cannot see: re-serialise from the parsed tree instead, replacing every
+     * member of that name (duplicates too). */
+    cJSON *outer_item, *item;
+    cJSON_ArrayForEach(outer_item, root)
+    {
+        if (!outer_item->string || strcmp(outer_item->string, ipobj) || !cJSON_IsObject(outer_item))
+            continue;
+        cJSON_ArrayForEach(item, outer_item)
+        {
+            if (!item->string || strcmp(item->string, ipkey))
+                continue;
+            cJSON *rep = row->ip && cJSON_IsString(payload_ip) ? cJSON_CreateString(row->ip)
+                                                                : cJSON_CreateNull();
+            cJSON_ReplaceItemViaPointer(outer_item, item, rep);
+            item = rep;
+        }
+    }
     char *printed = cJSON_PrintUnformatted(root);
     out.p = arena_strdup(&b->arena, printed);
     out.n = strlen(printed);
@@ -335,10 +367,81 @@ static struct json_span handle_ip(struct ingest_batch *b, struct json_span msg, 
 /* ------------------------------------------------------------------------ */
 /* Segment                                                                   */
 
+/* The known fields and the JSON types they must have (docs/ingest.md). */
+enum kind_of { K_OBJECT, K_STRING, K_ID, K_TIME };
+
+static const struct {
+    const char *outer; /* NULL: a member of the message; else of this object */
+    const char *inner; /* for context.page.*: the nested object */
+    const char *name;
+    const char *path; /* for messages */
+    enum kind_of kind;
+} known_fields[] = {
+    {NULL, NULL, "properties", "properties", K_OBJECT},
+    {NULL, NULL, "traits", "traits", K_OBJECT},
+    {NULL, NULL, "context", "context", K_OBJECT},
+    {NULL, NULL, "integrations", "integrations", K_OBJECT},
+    {"context", NULL, "page", "context.page", K_OBJECT},
+    {"context", NULL, "traits", "context.traits", K_OBJECT},
+    {NULL, NULL, "event", "event", K_STRING},
+    {NULL, NULL, "name", "name", K_STRING},
+    {NULL, NULL, "category", "category", K_STRING},
+    {"context", NULL, "userAgent", "context.userAgent", K_STRING},
+    {"context", NULL, "ip", "context.ip", K_STRING},
+    {"context", "page", "path", "context.page.path", K_STRING},
+    {"context", "page", "url", "context.page.url", K_STRING},
+    {NULL, NULL, "userId", "userId", K_ID},
+    {NULL, NULL, "anonymousId", "anonymousId", K_ID},
+    {NULL, NULL, "messageId", "messageId", K_ID},
+    {NULL, NULL, "groupId", "groupId", K_ID},
+    {NULL, NULL, "previousId", "previousId", K_ID},
+    {"context", NULL, "sessionId", "context.sessionId", K_ID},
+    {"context", NULL, "session_id", "context.session_id", K_ID},
+    {NULL, NULL, "timestamp", "timestamp", K_TIME},
+    {NULL, NULL, "originalTimestamp", "originalTimestamp", K_TIME},
+    {NULL, NULL, "sentAt", "sentAt", K_TIME},
+};
+
+/* Phase 2 of validation: every known field present has its JSON type. */
+static int check_types(const cJSON *root, struct failure *f)
+{
+    for (size_t i = 0; i < ARRAY_LEN(known_fields); i++) {
+        const cJSON *holder = root;
+        if (known_fields[i].outer)
+            holder = member(root, known_fields[i].outer);
+        if (known_fields[i].inner)
+            holder = member(holder, known_fields[i].inner);
+        const cJSON *v = member(holder, known_fields[i].name);
+        if (!present(v))
+            continue;
+        const char *path = known_fields[i].path;
+        switch (known_fields[i].kind) {
+        case K_OBJECT:
+            if (!cJSON_IsObject(v))
+                return fail(f, "wrong_type", path, "%s must be an object", path);
+            break;
+        case K_STRING:
+            if (!cJSON_IsString(v))
+                return fail(f, "wrong_type", path, "%s must be a string", path);
+            break;
+        case K_ID:
+            if (!cJSON_IsString(v) && !(cJSON_IsNumber(v) && isfinite(v->valuedouble)))
+                return fail(f, "wrong_type", path, "%s must be a string", path);
+            break;
+        case K_TIME:
+            if (!cJSON_IsString(v))
+                return fail(f, "wrong_type", path, "%s must be an ISO-8601 date string", path);
+            break;
+        }
+    }
+    return 0;
+}
+
 static int normalize_segment(struct ingest_batch *b, cJSON *root, struct ingest_msg *m,
                              struct failure *f)
 {
     struct store_event *row = &m->row;
+    /* 1. the type */
     enum ingest_type type = b->req.type;
     if (type == INGEST_TYPE_FROM_BODY) {
         const cJSON *t = member(root, "type");
@@ -356,75 +459,74 @@ static int normalize_segment(struct ingest_batch *b, cJSON *root, struct ingest_
     }
     row->type = ingest_type_name(type);
 
-    static const char *const objects[] = {"properties", "traits", "context", "integrations"};
-    for (size_t i = 0; i < ARRAY_LEN(objects); i++)
-        if (check_object(member(root, objects[i]), objects[i], f))
-            return -1;
+    /* 2. the types of the known fields */
+    if (check_types(root, f))
+        return -1;
     const cJSON *ctx = member(root, "context");
     const cJSON *props = member(root, "properties");
     const cJSON *page = member(ctx, "page");
-    if (check_object(page, "context.page", f) || check_object(member(ctx, "traits"), "context.traits", f))
-        return -1;
 
-    if (get_id(b, member(root, "userId"), "userId", &row->user_id, f) ||
-        get_id(b, member(root, "anonymousId"), "anonymousId", &row->anonymous_id, f))
+    /* 3. who (values; lengths are checked last) */
+    struct failure late = {0};
+    if (get_id(b, member(root, "userId"), "userId", &row->user_id, &late) && !late.code)
         return -1;
-    if (!row->user_id && !row->anonymous_id)
+    struct failure late2 = {0};
+    get_id(b, member(root, "anonymousId"), "anonymousId", &row->anonymous_id, &late2);
+    if (!late.code && late2.code)
+        late = late2;
+    bool too_long_id = late.code != NULL;
+    if (!row->user_id && !row->anonymous_id && !too_long_id)
         return fail(f, "missing_id", "userId",
                     "userId or anonymousId is required (absent, null and \"\" all count as "
                     "missing)");
 
-    const char *message_id;
-    if (get_id(b, member(root, "messageId"), "messageId", &message_id, f))
-        return -1;
-    row->message_id = message_id;
-
+    /* 4. what each type requires */
+    const char *group_id = NULL, *previous = NULL;
+    struct failure late3 = {0};
     switch (type) {
     case INGEST_TRACK:
-        if (get_string(b, member(root, "event"), "event", &row->event, f))
-            return -1;
+        get_string(b, member(root, "event"), "event", &row->event, f);
         if (!row->event || !row->event[0])
             return fail(f, "missing_field", "event", "event is required for track");
         break;
     case INGEST_PAGE:
     case INGEST_SCREEN:
-        if (get_string(b, member(root, "name"), "name", &row->event, f))
-            return -1;
-        {
-            const char *category;
-            if (get_string(b, member(root, "category"), "category", &category, f))
-                return -1;
-        }
+        get_string(b, member(root, "name"), "name", &row->event, f);
         break;
-    case INGEST_GROUP: {
-        const char *group_id;
-        if (get_id(b, member(root, "groupId"), "groupId", &group_id, f))
-            return -1;
-        if (!group_id)
+    case INGEST_GROUP:
+        get_id(b, member(root, "groupId"), "groupId", &group_id, &late3);
+        if (!group_id && !late3.code)
             return fail(f, "missing_field", "groupId", "groupId is required for group");
         break;
-    }
-    case INGEST_ALIAS: {
-        const char *previous;
-        if (get_id(b, member(root, "previousId"), "previousId", &previous, f))
-            return -1;
-        if (!previous)
+    case INGEST_ALIAS:
+        get_id(b, member(root, "previousId"), "previousId", &previous, &late3);
+        if (!previous && !late3.code)
             return fail(f, "missing_field", "previousId", "previousId is required for alias");
         break;
-    }
     default:
         break;
     }
 
+    /* 5. the times */
     int64_t ts, orig, sent;
     if (get_time(member(root, "timestamp"), "timestamp", &ts, f) ||
         get_time(member(root, "originalTimestamp"), "originalTimestamp", &orig, f) ||
         get_time(member(root, "sentAt"), "sentAt", &sent, f))
         return -1;
-    set_times(b, row, ts, orig, sent);
 
-    /* Session: the SDK's own, if it sends one. */
-    const char *sid = NULL;
+    /* 6. lengths */
+    if (late.code) {
+        *f = late;
+        return -1;
+    }
+    if (late3.code) {
+        *f = late3;
+        return -1;
+    }
+    const char *message_id, *sid = NULL;
+    if (get_id(b, member(root, "messageId"), "messageId", &message_id, f))
+        return -1;
+    row->message_id = message_id;
     if (get_id(b, member(ctx, "sessionId"), "context.sessionId", &sid, f))
         return -1;
     if (!sid && get_id(b, member(ctx, "session_id"), "context.session_id", &sid, f))
@@ -433,16 +535,16 @@ static int normalize_segment(struct ingest_batch *b, cJSON *root, struct ingest_
         sid = arena_strdup(&b->arena, member(props, "$session_id")->valuestring);
     if (sid && strlen(sid) > SESSION_ID_MAX * 8)
         return fail(f, "field_too_long", "context.sessionId", "context.sessionId is too long");
+
+    set_times(b, row, ts, orig, sent);
     row->session_id = sid;
 
     /* Page path: the page's own for page views, else where the event happened. */
     const char *path = NULL, *url = NULL;
-    const char *page_path = NULL, *page_url = NULL, *ua = NULL, *tmp;
-    if (get_string(b, member(page, "path"), "context.page.path", &page_path, f) ||
-        get_string(b, member(page, "url"), "context.page.url", &page_url, f) ||
-        get_string(b, member(ctx, "userAgent"), "context.userAgent", &ua, f) ||
-        get_string(b, member(ctx, "ip"), "context.ip", &tmp, f))
-        return -1;
+    const char *page_path = NULL, *page_url = NULL, *ua = NULL;
+    get_string(b, member(page, "path"), "context.page.path", &page_path, f);
+    get_string(b, member(page, "url"), "context.page.url", &page_url, f);
+    get_string(b, member(ctx, "userAgent"), "context.userAgent", &ua, f);
     if (type == INGEST_PAGE || type == INGEST_SCREEN) {
         if (cJSON_IsString(member(props, "path")))
             path = arena_strdup(&b->arena, member(props, "path")->valuestring);
@@ -542,13 +644,13 @@ void ingest_normalize_message(struct ingest_batch *b, size_t index, struct json_
 {
     struct failure f = {0};
     cJSON *root = NULL;
+    struct json_scan_info info = {0, 0};
     size_t max = (size_t)b->ig->cfg.max_message_bytes;
     if (span.n > max) {
         fail(&f, "message_too_large", "", "the message is %zu bytes; the limit is %zu", span.n,
              max);
         goto reject;
     }
-    struct json_scan_info info = {0, 0};
     size_t i = 0;
     json_skip_value(span.p, span.n, &i, &info);
     if (info.max_depth > INGEST_MAX_MESSAGE_DEPTH) {
@@ -587,10 +689,11 @@ void ingest_normalize_message(struct ingest_batch *b, size_t index, struct json_
                                                     : normalize_segment(b, root, m, &f);
     if (rc)
         goto reject;
+    bool escaped = (info.flags & JSON_SCAN_KEY_ESCAPED) != 0;
     struct json_span payload =
         b->req.format == INGEST_FORMAT_POSTHOG
-            ? handle_ip(b, span, root, "properties", "$ip", &m->row)
-            : handle_ip(b, span, root, "context", "ip", &m->row);
+            ? handle_ip(b, span, root, "properties", "$ip", escaped, &m->row)
+            : handle_ip(b, span, root, "context", "ip", escaped, &m->row);
     m->row.payload = payload.p;
     m->row.payload_len = payload.n;
     if (m->row.message_id) {
@@ -613,9 +716,10 @@ reject:;
     struct json_span raw = span;
     if (root) {
         struct store_event scratch = {0};
+        bool esc = (info.flags & JSON_SCAN_KEY_ESCAPED) != 0;
         raw = b->req.format == INGEST_FORMAT_POSTHOG
-                  ? handle_ip(b, span, root, "properties", "$ip", &scratch)
-                  : handle_ip(b, span, root, "context", "ip", &scratch);
+                  ? handle_ip(b, span, root, "properties", "$ip", esc, &scratch)
+                  : handle_ip(b, span, root, "context", "ip", esc, &scratch);
     }
     cJSON_Delete(root);
     ingest_add_reject(b, index, raw, f.code, field_path(b, index, f.field), f.detail);

@@ -221,3 +221,59 @@ int store_scan_ended_sessions(struct store *s, int64_t project_id, int64_t ended
     store_reader_release(s, db);
     return rc;
 }
+
+int64_t store_max_event_id(struct store *s)
+{
+    sqlite3 *db = store_reader_acquire(s);
+    if (!db)
+        return -EIO;
+    sqlite3_stmt *st = store_reader_stmt(s, db, "SELECT coalesce(max(id), 0) FROM events");
+    int64_t n = -EIO;
+    if (st) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
+    store_reader_release(s, db);
+    return n;
+}
+
+int64_t store_tx_max_event_id(struct store_tx *tx)
+{
+    sqlite3_stmt *st = store_tx_stmt(tx, "SELECT coalesce(max(id), 0) FROM events");
+    int64_t n = -EIO;
+    if (st) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
+    return n;
+}
+
+int store_tx_scan_events_after(struct store_tx *tx, int64_t after_id,
+                               int (*fn)(const struct store_event *e, int64_t id, void *ctx),
+                               void *ctx)
+{
+    sqlite3_stmt *st = store_tx_stmt(
+        tx, "SELECT id, project_id, message_id, anonymous_id, user_id, session_id, timestamp,"
+            " received_at FROM events WHERE id > ?1 ORDER BY id");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, after_id);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_event e = {0};
+        e.project_id = sqlite3_column_int64(st, 1);
+        e.message_id = col_text(st, 2);
+        e.anonymous_id = col_text(st, 3);
+        e.user_id = col_text(st, 4);
+        e.session_id = col_text(st, 5);
+        e.timestamp = sqlite3_column_int64(st, 6);
+        e.received_at = sqlite3_column_int64(st, 7);
+        e.original_timestamp = e.sent_at = -1;
+        if (fn(&e, sqlite3_column_int64(st, 0), ctx))
+            break;
+    }
+    sqlite3_reset(st);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -EIO;
+}

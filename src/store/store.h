@@ -149,6 +149,14 @@ int store_scan_events_since(struct store *s, int64_t since_ms,
                             void *ctx);
 
 int64_t store_count_events(struct store *s, int64_t project_id);
+/* The newest event id (0 when there is none), on a reader or in a transaction. */
+int64_t store_max_event_id(struct store *s);
+int64_t store_tx_max_event_id(struct store_tx *tx);
+/* Calls fn for every event with an id above after_id, inside the
+ * transaction (rows another process wrote, see ingest.c). */
+int store_tx_scan_events_after(struct store_tx *tx, int64_t after_id,
+                               int (*fn)(const struct store_event *e, int64_t id, void *ctx),
+                               void *ctx);
 
 /* Every stored event of project_id whose session ended before ended_before
  * (its last event is older), grouped by session, sessions in the order they
