@@ -251,7 +251,7 @@ int cmd_serve(int argc, char **argv)
         LOG_ERROR("main", NULL, "cannot start the engine workers");
         goto out;
     }
-    ingest_set_commit_hook(ingest, engine_submit, wiring.engine);
+    ingest_add_commit_hook(ingest, engine_submit, wiring.engine);
     wiring.agent = agent_new(cfg->webhook_timeout_ms, 10000);
     struct live_config lc;
     live_config_defaults(&lc);
@@ -331,7 +331,7 @@ int cmd_serve(int argc, char **argv)
 out:
     live_free(wiring.live);
     http_server_stop(srv);
-    ingest_set_commit_hook(ingest, NULL, NULL);
+    ingest_clear_commit_hooks(ingest);
     engine_free(wiring.engine); /* writes what its sessions still hold */
     agent_free(wiring.agent, 2000);
     store_close(store); /* commits and completes anything still queued */

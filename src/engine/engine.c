@@ -516,6 +516,9 @@ static void queue_session(struct worker *w, struct session *s)
     r->max_risk = s->max_risk;
     r->last_risk = s->risk;
     r->signals = s->signals_total;
+    for (int k = 0; k < SIG_KIND_COUNT; k++)
+        if (s->sig[k].max_score > r->max_signal)
+            r->max_signal = s->sig[k].max_score;
     struct buf counts = BUF_INIT;
     buf_putc(&counts, '{');
     bool first = true;

@@ -125,6 +125,10 @@ struct engine_model {
     void (*release)(void *ctx); /* the model is no longer used */
 };
 
+/* The class of a visit's origin from its referrer and landing URL: "direct",
+ * "search", "social", "email", "paid" or "other" (campaign parameters win). */
+const char *engine_referrer_class(const char *referrer, const char *url);
+
 int engine_feature_count(void);
 const char *engine_feature(int i);
 

@@ -136,3 +136,10 @@ void engine_features(const struct session *s, int64_t now, float *out)
     for (int r = 0; r < REF_CLASS_COUNT; r++)
         out[i++] = s->referrer_class == r;
 }
+
+const char *engine_referrer_class(const char *referrer, const char *url)
+{
+    static const char *const names[REF_CLASS_COUNT] = {"direct", "search", "social",
+                                                       "email",  "paid",   "other"};
+    return names[referrer_classify(referrer, url)];
+}

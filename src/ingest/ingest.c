@@ -90,10 +90,19 @@ void ingest_free(struct ingest *ig)
     free(ig);
 }
 
-void ingest_set_commit_hook(struct ingest *ig, ingest_commit_hook hook, void *ctx)
+void ingest_add_commit_hook(struct ingest *ig, ingest_commit_hook hook, void *ctx)
 {
-    ig->hook = hook;
-    ig->hook_ctx = ctx;
+    if (ig->n_hooks < 4) {
+        ig->hooks[ig->n_hooks] = hook;
+        ig->hook_ctx[ig->n_hooks] = ctx;
+        ig->n_hooks++;
+    }
+}
+
+void ingest_clear_commit_hooks(struct ingest *ig)
+{
+    if (ig)
+        ig->n_hooks = 0;
 }
 
 size_t ingest_dedup_size(const struct ingest *ig)
@@ -532,7 +541,7 @@ static void batch_done(struct store_job *job, int rc)
             metric_add(ig->m_dedup_evicted, ev - ig->dedup_evicted_reported);
             ig->dedup_evicted_reported = ev;
         }
-        if (ig->hook && stored > 0) {
+        if (ig->n_hooks && stored > 0) {
             const struct store_event *stack_rows[64];
             int64_t stack_ids[64];
             const struct store_event **rows =
@@ -546,7 +555,8 @@ static void batch_done(struct store_job *job, int rc)
                 ids[k] = b->msgs[i].id;
                 k++;
             }
-            ig->hook(ig->hook_ctx, rows, ids, k);
+            for (int h = 0; h < ig->n_hooks; h++)
+                ig->hooks[h](ig->hook_ctx[h], rows, ids, k);
             if (rows != stack_rows) {
                 free(rows);
                 free(ids);

@@ -104,7 +104,11 @@ typedef void (*ingest_commit_hook)(void *ctx, const struct store_event *const *e
 /* The pipeline: dedup window, sessionizer, limits. store is borrowed. */
 struct ingest *ingest_new(struct store *store, const struct ingest_config *cfg);
 void ingest_free(struct ingest *ig);
-void ingest_set_commit_hook(struct ingest *ig, ingest_commit_hook hook, void *ctx);
+/* Adds a consumer of committed rows (at most 4; called in the order added).
+ * Set them up before serving. */
+void ingest_add_commit_hook(struct ingest *ig, ingest_commit_hook hook, void *ctx);
+/* Removes every hook (shutdown, once no batch is in flight). */
+void ingest_clear_commit_hooks(struct ingest *ig);
 /* Rebuilds the dedup window and the sessions from stored events. Call before
  * serving. Returns the number of events read, or a negative error. */
 int64_t ingest_restore(struct ingest *ig, int64_t now_ms);

@@ -26,8 +26,9 @@ struct ingest {
     struct ingest_config cfg;
     struct dedup *dedup;            /* writer thread only */
     struct sessionizer *sessions;   /* writer thread only */
-    ingest_commit_hook hook;
-    void *hook_ctx;
+    ingest_commit_hook hooks[4];
+    void *hook_ctx[4];
+    int n_hooks;
     struct metric *m_accepted, *m_duplicates, *m_rejected, *m_requests_rejected;
     struct metric *m_dedup_evicted;
     uint64_t dedup_evicted_reported;

@@ -47,9 +47,9 @@ int store_tx_upsert_session(struct store_tx *tx, const struct store_session *s)
         "INSERT INTO sessions (project_id, session_id, anonymous_id, user_id, started_at,"
         " last_event_at, pages, distinct_pages, events, entry_path, exit_path, referrer,"
         " device_class, browser, os, converted, converted_at, max_risk, last_risk, signals,"
-        " signal_counts, interventions, held_out)"
+        " signal_counts, interventions, held_out, max_signal)"
         " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,"
-        "?23)"
+        "?23,?24)"
         " ON CONFLICT (project_id, session_id) DO UPDATE SET"
         " anonymous_id = coalesce(excluded.anonymous_id, anonymous_id),"
         " user_id = coalesce(excluded.user_id, user_id),"
@@ -64,7 +64,8 @@ int store_tx_upsert_session(struct store_tx *tx, const struct store_session *s)
         " converted_at = coalesce(converted_at, excluded.converted_at),"
         " max_risk = max(max_risk, excluded.max_risk), last_risk = excluded.last_risk,"
         " signals = excluded.signals, signal_counts = excluded.signal_counts,"
-        " interventions = excluded.interventions, held_out = excluded.held_out");
+        " interventions = excluded.interventions, held_out = excluded.held_out,"
+        " max_signal = max(max_signal, excluded.max_signal)");
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, s->project_id);
@@ -90,6 +91,7 @@ int store_tx_upsert_session(struct store_tx *tx, const struct store_session *s)
     bind_text(st, 21, s->signal_counts_json ? s->signal_counts_json : "{}");
     sqlite3_bind_int64(st, 22, s->interventions);
     sqlite3_bind_int(st, 23, s->held_out);
+    sqlite3_bind_int64(st, 24, s->max_signal);
     return step_done(tx, st, "upsert session");
 }
 

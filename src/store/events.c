@@ -115,8 +115,9 @@ int store_scan_events_since(struct store *s, int64_t since_ms,
     int rc = 0;
     if (sqlite3_prepare_v2(db,
                            "SELECT id, project_id, message_id, type, event, user_id, anonymous_id,"
-                           " session_id, timestamp, received_at, path, payload"
-                           " FROM events WHERE id >= ?1 AND received_at >= ?2 ORDER BY id",
+                           " session_id, timestamp, received_at, path, payload, device_class,"
+                           " browser, os FROM events WHERE id >= ?1 AND received_at >= ?2"
+                           " ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK) {
         store_reader_release(s, db);
         return -EIO;
@@ -139,6 +140,9 @@ int store_scan_events_since(struct store *s, int64_t since_ms,
         e.path = col_text(st, 10);
         e.payload = col_text(st, 11);
         e.payload_len = (size_t)sqlite3_column_bytes(st, 11);
+        e.device_class = col_text(st, 12);
+        e.browser = col_text(st, 13);
+        e.os = col_text(st, 14);
         if (fn(&e, sqlite3_column_int64(st, 0), ctx))
             break;
     }

@@ -158,6 +158,11 @@ static const char *const migrations[] = {
     "  updated_at INTEGER NOT NULL,"
     "  PRIMARY KEY (project_id, path)"
     ") WITHOUT ROWID;",
+
+    /* 3: what the analytics API filters and counts by time */
+    "ALTER TABLE sessions ADD COLUMN max_signal INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX signals_by_time ON signals(project_id, ts);"
+    "CREATE INDEX intervention_events_by_time ON intervention_events(ts);",
 };
 
 int store_migrate(sqlite3 *db, char *err, size_t errlen)

@@ -40,6 +40,8 @@
 
 #include <sqlite3.h>
 
+#include "common/buf.h"
+
 struct store;
 struct store_tx;
 struct store_job;
@@ -141,9 +143,8 @@ struct store_event {
 int64_t store_tx_insert_event(struct store_tx *tx, const struct store_event *e);
 
 /* Calls fn for each stored event received at or after since_ms, in id order,
- * with only the columns a cold start needs filled (project_id, message_id,
- * type, event, user_id, anonymous_id, session_id, timestamp, received_at,
- * path, payload). fn returns 0 to go on, non-zero to stop. */
+ * with every column but the IP and the original and sent times. fn returns 0
+ * to go on, non-zero to stop. */
 int store_scan_events_since(struct store *s, int64_t since_ms,
                             int (*fn)(const struct store_event *e, int64_t id, void *ctx),
                             void *ctx);
@@ -252,6 +253,7 @@ struct store_session {
     int64_t converted_at; /* -1: not converted */
     int64_t max_risk;
     int64_t last_risk;
+    int64_t max_signal; /* the highest score of any signal */
     int64_t signals;
     const char *signal_counts_json; /* {"rage_click": 2, ...} */
     int64_t interventions;
@@ -325,6 +327,62 @@ int store_interventions_since(struct store *s, int64_t since,
 /* Ids of interventions still pending or delivered whose expires_at < now. */
 int store_interventions_expired(struct store *s, int64_t now,
                                 int (*fn)(const char *id, int64_t project_id, void *ctx), void *ctx);
+
+/* ---- reads for the analytics API (analytics_sql.c) ----------------------- */
+
+struct store_session_query {
+    int64_t project_id;
+    int64_t from, to;      /* started_at in [from, to) */
+    bool newest_first;
+    int64_t before_start;  /* with newest_first: page after (before_start, before_id) */
+    const char *before_id;
+    int limit;             /* 0: all */
+};
+
+/* Sessions rows (borrowed strings) in start order. */
+int store_sessions(struct store *s, const struct store_session_query *q,
+                   int (*fn)(const struct store_session *row, void *ctx), void *ctx);
+int store_session_get(struct store *s, int64_t project_id, const char *session_id,
+                      struct store_session *out, struct buf *strings);
+int store_session_signals(struct store *s, int64_t project_id, const char *session_id,
+                          int (*fn)(const struct store_signal *sig, void *ctx), void *ctx);
+int store_session_risk(struct store *s, int64_t project_id, const char *session_id,
+                       int (*fn)(int64_t ts, int64_t risk, const char *source, void *ctx),
+                       void *ctx);
+int store_session_interventions(struct store *s, int64_t project_id, const char *session_id,
+                                int (*fn)(const struct store_intervention *iv, void *ctx),
+                                void *ctx);
+/* The life cycle of one intervention, oldest first. */
+int store_intervention_lifecycle(struct store *s, const char *id,
+                                 int (*fn)(const char *status, int64_t ts, void *ctx), void *ctx);
+/* Events by id (any order asked; answered in id order). */
+int store_events_by_id(struct store *s, const int64_t *ids, size_t n,
+                       int (*fn)(const struct store_event *e, int64_t id, void *ctx), void *ctx);
+
+struct store_live_counts {
+    int64_t struggling_now;     /* sessions with a signal >= 70 in the last 5 minutes */
+    int64_t decided_last_minute;
+    int64_t shown_last_minute;
+    int64_t accepted_last_minute;
+    int64_t sessions_today;
+    int64_t conversions_today;
+};
+
+int store_live_counts(struct store *s, int64_t project_id, int64_t now,
+                      struct store_live_counts *out);
+
+/* Decisions created in [from, to) with their session's conversion, oldest first. */
+struct store_decision_row {
+    const char *session_id;
+    const char *rule;
+    const char *action;
+    const char *status;
+    bool held_out;
+    bool converted;
+    int64_t created_at;
+};
+int store_decisions(struct store *s, int64_t project_id, int64_t from, int64_t to,
+                    int (*fn)(const struct store_decision_row *r, void *ctx), void *ctx);
 
 /* Per visitor (anonymousId, else userId): sessions started before `before`
  * and how many converted, for the engine's "returning" features. */
