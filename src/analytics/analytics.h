@@ -97,9 +97,29 @@ int report_paths(struct analytics *a, int64_t project_id, const struct report_pa
                  enum report_format fmt, struct buf *out, struct report_error *err);
 int report_sessions(struct analytics *a, int64_t project_id, const struct report_params *p,
                     enum report_format fmt, struct buf *out, struct report_error *err);
+/* One page of the sessions list, newest first, after `cursor` (NULL: the
+ * newest); next_cursor receives the cursor of the next page ("" at the end).
+ * header: write the CSV header line. For streamed exports. */
+int report_sessions_page(struct analytics *a, int64_t project_id, const struct report_params *p,
+                         enum report_format fmt, bool header, int limit, const char *cursor,
+                         struct buf *out, char *next_cursor, size_t next_cap,
+                         struct report_error *err);
 int report_session(struct analytics *a, int64_t project_id, const char *session_id,
                    const struct report_params *p, enum report_format fmt, struct buf *out,
                    struct report_error *err);
+/* Videos (docs/video.md): the list, one video's curve / heat / moments /
+ * conversion, and its views with their intervals. */
+int report_videos(struct analytics *a, int64_t project_id, const struct report_params *p,
+                  enum report_format fmt, struct buf *out, struct report_error *err);
+int report_video(struct analytics *a, int64_t project_id, const char *video_id,
+                 const struct report_params *p, enum report_format fmt, struct buf *out,
+                 struct report_error *err);
+int report_video_views(struct analytics *a, int64_t project_id, const char *video_id,
+                       const struct report_params *p, enum report_format fmt, struct buf *out,
+                       struct report_error *err);
+typedef int (*report_id_fn)(struct analytics *a, int64_t project_id, const char *id,
+                            const struct report_params *p, enum report_format fmt,
+                            struct buf *out, struct report_error *err);
 int report_segments_compare(struct analytics *a, int64_t project_id,
                             const struct report_params *p, enum report_format fmt,
                             struct buf *out, struct report_error *err);

@@ -53,14 +53,17 @@ struct ax_event {
 
 struct ax_session {
     uint32_t visitor;
+    bool listed_active; /* in the project's active list */
     uint32_t entry_path;
     int64_t start, last;
+    int64_t last_received; /* receipt time of its latest event */
     uint32_t events, pageviews;
     uint8_t device, browser, os, referrer; /* ids in analytics.small */
 };
 
 struct ax_visitor {
     int64_t first_seen, last_seen;
+    uint32_t first_session;
     uint32_t traits; /* props pool offset of the latest identify traits */
 };
 
@@ -76,15 +79,28 @@ struct ax_project {
     struct strdict visitor_ids;
     uint32_t *props; /* pool: [count, key, value, key, value, ...]; [0] unused */
     size_t n_props, cap_props;
+    /* sessions with an event received in the last ACTIVE_MS (and some that
+     * just left it: readers check last_received) */
+    uint32_t *active;
+    size_t n_active, cap_active;
     /* stored events per second of receipt, the last 64 seconds */
     uint32_t per_second[64];
     int64_t per_second_at[64];
+    struct ax_videos *videos; /* video views (video.c), NULL until a video event */
+};
+
+/* The live numbers kept in memory (colstore.c). */
+struct live_memory {
+    int64_t active_sessions;
+    int64_t events_last_10s;
 };
 
 struct ax_pending {
     struct ax_pending *next;
     int64_t project_id, row, ts, received_at;
+    size_t payload_len;
     uint8_t type;
+    bool block; /* the first of an allocation holding the pendings after it */
     const char *name, *visitor, *session, *path, *device, *browser, *os, *payload;
     char data[];
 };
@@ -105,6 +121,19 @@ struct analytics {
     atomic_bool ready;
     atomic_uint_fast64_t dropped;
 
+    /* The store-backed part of the live KPIs, refreshed every second by the
+     * analytics thread for projects asked about in the last minute, so
+     * kpis/live never waits on SQL under load. */
+    pthread_mutex_t live_lock;
+    struct live_entry {
+        int64_t project_id;
+        struct store_live_counts counts;
+        struct live_memory mem;
+        int64_t computed_at, asked_at;
+    } live[32];
+    int n_live;
+    int64_t live_refreshed_at;
+
     pthread_rwlock_t lock;
     struct strdict names, paths, keys, values, small;
     struct ax_project **projects;
@@ -118,6 +147,16 @@ uint32_t ax_pageview_name(struct analytics *a);
 
 /* The value of property key (dict id) on an event's props, 0 if absent. */
 uint32_t ax_prop(const struct ax_project *p, uint32_t props, uint32_t key);
+
+/* The live counts of a project, store-backed and in-memory: from the cache
+ * the analytics thread refreshes every second (computed here the first
+ * time), so kpis/live never waits on SQL or on the column store's lock. */
+int live_counts(struct analytics *a, int64_t project_id, int64_t now,
+                struct store_live_counts *out, struct live_memory *mem);
+void live_refresh(struct analytics *a, bool force);
+
+/* A session is active while its last event was received within this. */
+#define ACTIVE_MS (5 * 60 * 1000)
 
 /* ---- report plumbing (params.c) ---------------------------------------------- */
 
@@ -153,9 +192,26 @@ void segment_free(struct segment *sg);
 bool segment_has_session_id(struct analytics *a, const struct segment *sg, struct ax_project *p,
                             const char *session_id);
 
+/* ---- video views (video.c); the analytics thread, write lock held ---------------- */
+
+void video_event(struct analytics *a, struct ax_project *p, const char *name, const char *payload,
+                 size_t payload_len, int64_t ts, uint32_t session, uint32_t visitor,
+                 uint32_t path);
+void video_visibility(struct ax_project *p, uint32_t session, int64_t ts, bool hidden);
+/* A page view or page leave of the session: its open views end at ts. */
+void video_page_boundary(struct ax_project *p, uint32_t session, int64_t ts);
+void video_project_free(struct ax_project *p);
+/* Computes every view that changed (benchmarks); returns the number of views. */
+size_t video_refresh_all(struct analytics *a);
+
 /* ---- writers (report.c) ------------------------------------------------------- */
 
 void csv_field(struct buf *out, const char *s);
 void csv_double(struct buf *out, double v);
+/* num / den rounded to 4 decimals; null (JSON) or empty (CSV) when den is 0. */
+void json_ratio(struct buf *out, int64_t num, int64_t den);
+void csv_ratio(struct buf *out, int64_t num, int64_t den);
+/* The median (reorders v); NaN when n is 0. */
+double stats_median(double *v, size_t n);
 
 #endif

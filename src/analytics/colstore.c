@@ -5,6 +5,7 @@
  */
 #include "analytics/analytics_internal.h"
 
+#include "common/json_scan.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/engine.h"
@@ -125,6 +126,8 @@ static struct ax_project *project_get(struct analytics *a, int64_t id)
 
 static void project_free(struct ax_project *p)
 {
+    video_project_free(p);
+    free(p->active);
     free(p->events);
     free(p->sessions);
     free(p->visitors);
@@ -162,38 +165,58 @@ static void reserve(void **arr, size_t *cap, size_t need, size_t size)
     *cap = c;
 }
 
-/* Scalar members of a JSON object as (key, value) pairs in the props pool. */
-static uint32_t add_props(struct analytics *a, struct ax_project *p, const cJSON *obj)
+/* The scalar members of the JSON object span as (key, value) pairs in the
+ * props pool: strings decoded, numbers in one canonical form ("%.15g", so
+ * 1.50 and 1.5 are one value), booleans as true / false; nested values and
+ * nulls are left out. Returns the pool offset, 0 for none. */
+static uint32_t add_props(struct analytics *a, struct ax_project *p, struct json_span obj)
 {
-    if (!cJSON_IsObject(obj))
+    struct json_iter it;
+    if (!obj.p || json_iter_begin(&it, obj.p, obj.n, '{'))
         return 0;
     uint32_t keys[MAX_PROPS], vals[MAX_PROPS];
     uint32_t n = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, obj)
-    {
-        if (n == MAX_PROPS)
-            break;
-        char tmp[64];
-        const char *v = NULL;
-        size_t vlen = 0;
-        if (cJSON_IsString(m)) {
-            v = m->valuestring;
-            vlen = strlen(v);
-            if (vlen > MAX_VALUE_LEN)
+    struct json_span k, v;
+    char kbuf[256], vbuf[MAX_VALUE_LEN + 8];
+    while (n < MAX_PROPS && json_iter_member(&it, &k, &v, NULL) == 1) {
+        const char *val;
+        size_t vlen;
+        if (v.p[0] == '"') {
+            if (v.n > MAX_VALUE_LEN + 2)
                 continue;
-        } else if (cJSON_IsNumber(m)) {
-            snprintf(tmp, sizeof tmp, "%.15g", m->valuedouble);
-            v = tmp;
-            vlen = strlen(tmp);
-        } else if (cJSON_IsBool(m)) {
-            v = cJSON_IsTrue(m) ? "true" : "false";
-            vlen = strlen(v);
+            long len = json_decode_string(v, vbuf);
+            if (len < 0)
+                continue;
+            val = vbuf;
+            vlen = (size_t)len;
+        } else if (v.p[0] == 't' || v.p[0] == 'f') {
+            val = v.p[0] == 't' ? "true" : "false";
+            vlen = strlen(val);
+        } else if (v.p[0] == '-' || (v.p[0] >= '0' && v.p[0] <= '9')) {
+            char num[64];
+            size_t m = v.n < sizeof num - 1 ? v.n : sizeof num - 1;
+            memcpy(num, v.p, m);
+            num[m] = '\0';
+            snprintf(vbuf, sizeof vbuf, "%.15g", strtod(num, NULL));
+            val = vbuf;
+            vlen = strlen(vbuf);
         } else {
-            continue;
+            continue; /* null, objects, arrays */
         }
-        keys[n] = strdict_intern(&a->keys, m->string, strlen(m->string));
-        vals[n] = strdict_intern(&a->values, v, vlen);
+        /* keys come without their quotes, escapes undecoded */
+        if (k.n == 0 || k.n + 2 > sizeof kbuf)
+            continue;
+        long klen = (long)k.n;
+        if (memchr(k.p, '\\', k.n)) {
+            struct json_span quoted = {k.p - 1, k.n + 2};
+            klen = json_decode_string(quoted, kbuf);
+            if (klen <= 0)
+                continue;
+        } else {
+            memcpy(kbuf, k.p, k.n);
+        }
+        keys[n] = strdict_intern(&a->keys, kbuf, (size_t)klen);
+        vals[n] = strdict_intern(&a->values, val, vlen);
         n++;
     }
     if (!n)
@@ -208,6 +231,16 @@ static uint32_t add_props(struct analytics *a, struct ax_project *p, const cJSON
     }
     p->n_props = need;
     return off;
+}
+
+/* A string member of an object span, decoded into out (NULL if absent or
+ * not a string). */
+static const char *string_member(struct json_span obj, const char *key, char *out, size_t cap)
+{
+    struct json_span v;
+    if (!obj.p || json_object_find(obj.p, obj.n, key, &v) != 1 || v.p[0] != '"' || v.n > cap)
+        return NULL;
+    return json_decode_string(v, out) < 0 ? NULL : out;
 }
 
 /* Appends one event. Under the write lock. */
@@ -232,8 +265,10 @@ static void apply(struct analytics *a, const struct ax_pending *e)
     ev->props = 0;
 
     struct ax_visitor *v = &p->visitors[vid];
-    if (!v->first_seen || e->ts < v->first_seen)
+    if (!v->first_seen || e->ts < v->first_seen) {
         v->first_seen = e->ts;
+        v->first_session = sid;
+    }
     if (e->ts > v->last_seen)
         v->last_seen = e->ts;
     struct ax_session *s = &p->sessions[sid];
@@ -253,30 +288,52 @@ static void apply(struct analytics *a, const struct ax_pending *e)
     if (e->ts > s->last)
         s->last = e->ts;
     s->events++;
+    if (e->received_at > s->last_received)
+        s->last_received = e->received_at;
+    if (!s->listed_active && e->received_at > now_ms() - ACTIVE_MS) {
+        reserve((void **)&p->active, &p->cap_active, p->n_active + 1, sizeof *p->active);
+        p->active[p->n_active++] = sid;
+        s->listed_active = true;
+    }
     if (e->type == AX_PAGE || e->type == AX_SCREEN)
         s->pageviews++;
+    if (p->videos && (e->type == AX_PAGE || e->type == AX_SCREEN ||
+                      (e->type == AX_TRACK && !strcmp(e->name, "$page_leave"))))
+        video_page_boundary(p, sid, e->ts);
     if (!s->device && e->device && strcmp(e->device, "server") != 0)
         s->device = (uint8_t)strdict_intern(&a->small, e->device, strlen(e->device));
 
     if (e->payload) {
-        cJSON *root = cJSON_Parse(e->payload);
-        const cJSON *props = cJSON_GetObjectItemCaseSensitive(root, "properties");
+        struct json_span props = {0}, traits = {0};
+        size_t plen = e->payload_len;
         if (e->type == AX_IDENTIFY) {
-            uint32_t off = add_props(a, p, cJSON_GetObjectItemCaseSensitive(root, "traits"));
-            if (off)
-                v->traits = off;
-        } else {
+            if (json_object_find(e->payload, plen, "traits", &traits) == 1) {
+                uint32_t off = add_props(a, p, traits);
+                if (off)
+                    v->traits = off;
+            }
+        } else if (e->type == AX_TRACK && e->name[0] == '$') {
+            /* autocapture: video views, not properties */
+            if (!strncmp(e->name, "$video_", 7)) {
+                video_event(a, p, e->name, e->payload, plen, e->ts, sid, vid, ev->path);
+            } else if (!strcmp(e->name, "$visibility") &&
+                       json_object_find(e->payload, plen, "properties", &props) == 1) {
+                char state[16];
+                const char *st = string_member(props, "state", state, sizeof state);
+                if (st)
+                    video_visibility(p, sid, e->ts, !strcmp(st, "hidden"));
+            }
+            props.p = NULL;
+        } else if (json_object_find(e->payload, plen, "properties", &props) == 1) {
             ev->props = add_props(a, p, props);
         }
         if ((e->type == AX_PAGE || e->type == AX_SCREEN) && !s->entry_path) {
             s->entry_path = ev->path;
-            const cJSON *ref = cJSON_GetObjectItemCaseSensitive(props, "referrer");
-            const cJSON *url = cJSON_GetObjectItemCaseSensitive(props, "url");
-            const char *cls = engine_referrer_class(cJSON_IsString(ref) ? ref->valuestring : NULL,
-                                                    cJSON_IsString(url) ? url->valuestring : NULL);
+            char ref[1024], url[2048];
+            const char *cls = engine_referrer_class(string_member(props, "referrer", ref, sizeof ref),
+                                                    string_member(props, "url", url, sizeof url));
             s->referrer = (uint8_t)strdict_intern(&a->small, cls, strlen(cls));
         }
-        cJSON_Delete(root);
     }
     /* events per second, by the second they were received */
     int64_t sec = e->received_at / 1000;
@@ -286,6 +343,25 @@ static void apply(struct analytics *a, const struct ax_pending *e)
         p->per_second[k] = 0;
     }
     p->per_second[k]++;
+}
+
+/* Drops the sessions that are no longer active from the active lists.
+ * Under the write lock. */
+static void prune_active(struct analytics *a)
+{
+    int64_t cutoff = now_ms() - ACTIVE_MS;
+    for (int i = 0; i < a->n_projects; i++) {
+        struct ax_project *p = a->projects[i];
+        size_t k = 0;
+        for (size_t j = 0; j < p->n_active; j++) {
+            struct ax_session *s = &p->sessions[p->active[j]];
+            if (s->last_received > cutoff)
+                p->active[k++] = p->active[j];
+            else
+                s->listed_active = false;
+        }
+        p->n_active = k;
+    }
 }
 
 /* ---- feeding ------------------------------------------------------------------- */
@@ -305,7 +381,15 @@ static enum ax_type type_of(const char *t)
     return AX_OTHER;
 }
 
-static struct ax_pending *copy_pending(const struct store_event *r, int64_t id)
+/* The strings of a row a pending event keeps, and their lengths. */
+struct pending_plan {
+    const char *strs[8];
+    size_t lens[8];
+    size_t bytes; /* the pending's size, 8-aligned */
+    enum ax_type type;
+};
+
+static void plan_pending(const struct store_event *r, struct pending_plan *pl)
 {
     enum ax_type type = type_of(r->type);
     const char *name = type == AX_PAGE     ? "$pageview"
@@ -313,61 +397,90 @@ static struct ax_pending *copy_pending(const struct store_event *r, int64_t id)
                        : type == AX_IDENTIFY ? "$identify"
                        : r->event          ? r->event
                        : r->type ? r->type : "?";
-    /* Properties are kept for custom events and page views; autocapture's
-     * own events ($click ...) carry only the engine's interest. */
+    /* Properties are kept for custom events and page views; of autocapture's
+     * own events ($click ...) only video and visibility (for video views). */
     bool keep_payload = type == AX_PAGE || type == AX_SCREEN || type == AX_IDENTIFY ||
-                        (type == AX_TRACK && r->event && r->event[0] != '$');
+                        (type == AX_TRACK && r->event &&
+                         (r->event[0] != '$' || !strncmp(r->event, "$video_", 7) ||
+                          !strcmp(r->event, "$visibility")));
     const char *visitor = r->anonymous_id ? r->anonymous_id : r->user_id;
-    const char *strs[] = {name, visitor, r->session_id, r->path, r->device_class, r->browser, r->os,
-                          keep_payload ? r->payload : NULL};
-    size_t need = 0;
-    for (size_t i = 0; i < ARRAY_LEN(strs); i++)
-        need += strs[i] ? strlen(strs[i]) + 1 : 0;
-    struct ax_pending *e = xcalloc(1, sizeof *e + need);
+    const char *strs[8] = {name,         visitor,    r->session_id, r->path,
+                           r->device_class, r->browser, r->os, keep_payload ? r->payload : NULL};
+    size_t need = sizeof(struct ax_pending);
+    for (int i = 0; i < 8; i++) {
+        pl->strs[i] = strs[i];
+        pl->lens[i] = !strs[i]                     ? 0
+                      : i == 7 && r->payload_len ? r->payload_len
+                                                 : strlen(strs[i]);
+        need += strs[i] ? pl->lens[i] + 1 : 0;
+    }
+    pl->bytes = (need + 7) & ~(size_t)7;
+    pl->type = type;
+}
+
+static struct ax_pending *fill_pending(void *mem, const struct store_event *r, int64_t id,
+                                       const struct pending_plan *pl)
+{
+    struct ax_pending *e = mem;
+    memset(e, 0, sizeof *e);
     char *o = e->data;
     const char **dst[] = {&e->name, &e->visitor, &e->session, &e->path,
                           &e->device, &e->browser, &e->os, &e->payload};
-    for (size_t i = 0; i < ARRAY_LEN(strs); i++) {
-        if (!strs[i])
+    for (int i = 0; i < 8; i++) {
+        if (!pl->strs[i])
             continue;
-        size_t n = strlen(strs[i]) + 1;
-        memcpy(o, strs[i], n);
+        memcpy(o, pl->strs[i], pl->lens[i]);
+        o[pl->lens[i]] = '\0';
         *dst[i] = o;
-        o += n;
+        o += pl->lens[i] + 1;
     }
+    e->payload_len = pl->strs[7] ? pl->lens[7] : 0;
     e->project_id = r->project_id;
     e->row = id;
     e->ts = r->timestamp;
     e->received_at = r->received_at;
-    e->type = (uint8_t)type;
+    e->type = (uint8_t)pl->type;
     return e;
 }
 
+/* Called on the writer thread: the rows are copied in one allocation per
+ * call (freed as one block once applied), and queued. */
 void analytics_submit(void *arg, const struct store_event *const *events, const int64_t *ids,
                       size_t n)
 {
     struct analytics *a = arg;
-    struct ax_pending *head = NULL, *tail = NULL;
-    size_t k = 0;
     pthread_mutex_lock(&a->qlock);
     size_t room = a->queued < a->cfg.queue_max_events ? a->cfg.queue_max_events - a->queued : 0;
     pthread_mutex_unlock(&a->qlock);
-    for (size_t i = 0; i < n; i++) {
-        if (k >= room) {
-            atomic_fetch_add(&a->dropped, n - i);
-            metric_add(a->m_dropped, n - i);
-            break;
-        }
-        struct ax_pending *e = copy_pending(events[i], ids[i]);
+    size_t k = n < room ? n : room;
+    if (k < n) {
+        atomic_fetch_add(&a->dropped, n - k);
+        metric_add(a->m_dropped, n - k);
+    }
+    if (!k)
+        return;
+    struct pending_plan stack_plans[64];
+    struct pending_plan *plans = k <= 64 ? stack_plans : xmalloc(k * sizeof *plans);
+    size_t total = 0;
+    for (size_t i = 0; i < k; i++) {
+        plan_pending(events[i], &plans[i]);
+        total += plans[i].bytes;
+    }
+    char *block = xmalloc(total);
+    struct ax_pending *head = NULL, *tail = NULL;
+    char *o = block;
+    for (size_t i = 0; i < k; i++) {
+        struct ax_pending *e = fill_pending(o, events[i], ids[i], &plans[i]);
+        o += plans[i].bytes;
         if (tail)
             tail->next = e;
         else
             head = e;
         tail = e;
-        k++;
     }
-    if (!k)
-        return;
+    head->block = true; /* the first of the block owns the memory */
+    if (plans != stack_plans)
+        free(plans);
     pthread_mutex_lock(&a->qlock);
     if (a->tail)
         a->tail->next = head;
@@ -380,20 +493,42 @@ void analytics_submit(void *arg, const struct store_event *const *events, const 
     pthread_mutex_unlock(&a->qlock);
 }
 
+/* Frees a list of pending events made by analytics_submit (blocks). */
+static void free_pending_list(struct ax_pending *list)
+{
+    struct ax_pending *block = NULL;
+    while (list) {
+        struct ax_pending *next = list->next;
+        if (list->block) {
+            free(block); /* the previous block: nothing in it is read any more */
+            block = list;
+        }
+        list = next;
+    }
+    free(block);
+}
+
 struct load_ctx {
     struct analytics *a;
     size_t in_batch;
     int64_t max_row;
+    char *buf; /* one pending at a time, reused */
+    size_t cap;
 };
 
 static int load_one(const struct store_event *r, int64_t id, void *arg)
 {
     struct load_ctx *c = arg;
-    struct ax_pending *e = copy_pending(r, id);
+    struct pending_plan pl;
+    plan_pending(r, &pl);
+    if (pl.bytes > c->cap) {
+        c->cap = pl.bytes * 2;
+        c->buf = xrealloc(c->buf, c->cap);
+    }
+    struct ax_pending *e = fill_pending(c->buf, r, id, &pl);
     if (c->in_batch == 0)
         pthread_rwlock_wrlock(&c->a->lock);
     apply(c->a, e);
-    free(e);
     c->max_row = id;
     if (++c->in_batch == 10000) {
         pthread_rwlock_unlock(&c->a->lock);
@@ -402,12 +537,111 @@ static int load_one(const struct store_event *r, int64_t id, void *arg)
     return c->a->stop;
 }
 
+/* Recomputes the store-backed live counts of the projects asked about in the
+ * last minute, at most once a second (force: now). */
+/* Active sessions and events of the last 10 s, from the column store.
+ * Needs the lock (read) or the analytics thread. */
+static void live_memory_of(struct analytics *a, int64_t project_id, int64_t now,
+                           struct live_memory *m)
+{
+    memset(m, 0, sizeof *m);
+    struct ax_project *p = ax_project_find(a, project_id);
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_active; i++)
+        m->active_sessions += p->sessions[p->active[i]].last_received > now - ACTIVE_MS;
+    int64_t sec = now / 1000;
+    for (int64_t s = sec - 10; s < sec; s++) {
+        int k = (int)(s % 64);
+        if (p->per_second_at[k] == s)
+            m->events_last_10s += p->per_second[k];
+    }
+}
+
+/* Recomputes the live counts of the projects asked about in the last
+ * minute, at most once a second (force: now). The analytics thread only:
+ * the column store is its own, so it reads it without the lock. */
+void live_refresh(struct analytics *a, bool force)
+{
+    int64_t now = now_ms();
+    if (!force && now - a->live_refreshed_at < 1000)
+        return;
+    a->live_refreshed_at = now;
+    int64_t ids[32];
+    int n = 0;
+    pthread_mutex_lock(&a->live_lock);
+    for (int i = 0; i < a->n_live; i++)
+        if (now - a->live[i].asked_at < 60000)
+            ids[n++] = a->live[i].project_id;
+    pthread_mutex_unlock(&a->live_lock);
+    for (int k = 0; k < n; k++) {
+        struct store_live_counts c;
+        if (store_live_counts(a->store, ids[k], now, &c))
+            continue;
+        struct live_memory m;
+        live_memory_of(a, ids[k], now, &m);
+        pthread_mutex_lock(&a->live_lock);
+        for (int i = 0; i < a->n_live; i++) {
+            if (a->live[i].project_id == ids[k]) {
+                a->live[i].counts = c;
+                a->live[i].mem = m;
+                a->live[i].computed_at = now;
+            }
+        }
+        pthread_mutex_unlock(&a->live_lock);
+    }
+}
+
+int live_counts(struct analytics *a, int64_t project_id, int64_t now,
+                struct store_live_counts *out, struct live_memory *mem)
+{
+    pthread_mutex_lock(&a->live_lock);
+    for (int i = 0; i < a->n_live; i++) {
+        if (a->live[i].project_id == project_id && a->live[i].computed_at) {
+            a->live[i].asked_at = now;
+            *out = a->live[i].counts;
+            *mem = a->live[i].mem;
+            pthread_mutex_unlock(&a->live_lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&a->live_lock);
+    /* First time for this project: computed here, then kept fresh. */
+    int rc = store_live_counts(a->store, project_id, now, out);
+    if (rc)
+        return rc;
+    pthread_rwlock_rdlock(&a->lock);
+    live_memory_of(a, project_id, now, mem);
+    pthread_rwlock_unlock(&a->lock);
+    pthread_mutex_lock(&a->live_lock);
+    int slot = -1;
+    for (int i = 0; i < a->n_live && slot < 0; i++)
+        if (a->live[i].project_id == project_id)
+            slot = i;
+    if (slot < 0 && a->n_live < (int)ARRAY_LEN(a->live))
+        slot = a->n_live++;
+    if (slot < 0) { /* full: the least recently asked goes */
+        slot = 0;
+        for (int i = 1; i < a->n_live; i++)
+            if (a->live[i].asked_at < a->live[slot].asked_at)
+                slot = i;
+    }
+    a->live[slot].project_id = project_id;
+    a->live[slot].counts = *out;
+    a->live[slot].mem = *mem;
+    a->live[slot].computed_at = now;
+    a->live[slot].asked_at = now;
+    pthread_mutex_unlock(&a->live_lock);
+    return 0;
+}
+
 static void *analytics_main(void *arg)
 {
     struct analytics *a = arg;
     uint64_t t0 = mono_ns();
-    struct load_ctx lc = {a, 0, 0};
+    struct load_ctx lc = {a, 0, 0, NULL, 0};
     store_scan_events_since(a->store, 0, load_one, &lc);
+    free(lc.buf);
     if (lc.in_batch)
         pthread_rwlock_unlock(&a->lock);
     a->loaded_max_row = lc.max_row;
@@ -421,8 +655,16 @@ static void *analytics_main(void *arg)
 
     pthread_mutex_lock(&a->qlock);
     for (;;) {
-        while (!a->head && !a->stop)
-            pthread_cond_wait(&a->qcond, &a->qlock);
+        while (!a->head && !a->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            if (pthread_cond_timedwait(&a->qcond, &a->qlock, &ts) == ETIMEDOUT) {
+                pthread_mutex_unlock(&a->qlock);
+                live_refresh(a, false);
+                pthread_mutex_lock(&a->qlock);
+            }
+        }
         if (!a->head)
             break;
         struct ax_pending *list = a->head;
@@ -430,16 +672,23 @@ static void *analytics_main(void *arg)
         a->head = a->tail = NULL;
         a->queued = 0;
         pthread_mutex_unlock(&a->qlock);
+        /* The write lock is taken for at most 1,000 events at a time, so a
+         * report (kpis/live) never waits long behind a big batch. */
         pthread_rwlock_wrlock(&a->lock);
-        for (struct ax_pending *e = list; e; e = e->next)
+        int in_lock = 0;
+        for (struct ax_pending *e = list; e; e = e->next) {
             if (e->row > a->loaded_max_row) /* not already read by the history scan */
                 apply(a, e);
-        pthread_rwlock_unlock(&a->lock);
-        while (list) {
-            struct ax_pending *next = list->next;
-            free(list);
-            list = next;
+            if (++in_lock == 1000) {
+                pthread_rwlock_unlock(&a->lock);
+                pthread_rwlock_wrlock(&a->lock);
+                in_lock = 0;
+            }
         }
+        prune_active(a);
+        pthread_rwlock_unlock(&a->lock);
+        free_pending_list(list);
+        live_refresh(a, false);
         pthread_mutex_lock(&a->qlock);
         a->applied += n;
         pthread_cond_broadcast(&a->applied_cond);
@@ -463,6 +712,20 @@ static double gauge_events(void *ctx)
     return (double)st.events;
 }
 
+static double gauge_visitors(void *ctx)
+{
+    struct analytics_stats st;
+    analytics_stats(ctx, &st);
+    return (double)st.visitors;
+}
+
+static double gauge_bytes(void *ctx)
+{
+    struct analytics_stats st;
+    analytics_stats(ctx, &st);
+    return (double)st.bytes;
+}
+
 struct analytics *analytics_new(const struct analytics_config *cfg, struct store *store)
 {
     struct analytics *a = xcalloc(1, sizeof *a);
@@ -471,6 +734,7 @@ struct analytics *analytics_new(const struct analytics_config *cfg, struct store
     pthread_mutex_init(&a->qlock, NULL);
     pthread_cond_init(&a->qcond, NULL);
     pthread_cond_init(&a->applied_cond, NULL);
+    pthread_mutex_init(&a->live_lock, NULL);
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -487,6 +751,10 @@ struct analytics *analytics_new(const struct analytics_config *cfg, struct store
         "Events the analytics column store skipped because its queue was full", NULL);
     metrics_gauge_fn("journey_analytics_events", "Events in the analytics column store", NULL,
                      gauge_events, a);
+    metrics_gauge_fn("journey_analytics_visitors", "Visitors in the analytics column store", NULL,
+                     gauge_visitors, a);
+    metrics_gauge_fn("journey_analytics_bytes", "Memory held by the analytics column store",
+                     NULL, gauge_bytes, a);
     return a;
 }
 
@@ -508,11 +776,8 @@ void analytics_free(struct analytics *a)
     pthread_mutex_unlock(&a->qlock);
     if (a->running)
         pthread_join(a->thread, NULL);
-    while (a->head) {
-        struct ax_pending *n = a->head->next;
-        free(a->head);
-        a->head = n;
-    }
+    free_pending_list(a->head);
+    a->head = a->tail = NULL;
     for (int i = 0; i < a->n_projects; i++)
         project_free(a->projects[i]);
     free(a->projects);
@@ -525,6 +790,7 @@ void analytics_free(struct analytics *a)
     pthread_mutex_destroy(&a->qlock);
     pthread_cond_destroy(&a->qcond);
     pthread_cond_destroy(&a->applied_cond);
+    pthread_mutex_destroy(&a->live_lock);
     free(a);
 }
 

@@ -185,3 +185,57 @@ void csv_double(struct buf *out, double v)
     else
         buf_printf(out, "%.6g", v);
 }
+
+static double select_kth(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        double a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1];
+        double pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        size_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            if (v[i] < pivot) {
+                double t = v[lt];
+                v[lt++] = v[i];
+                v[i++] = t;
+            } else if (v[i] > pivot) {
+                double t = v[--gt];
+                v[gt] = v[i];
+                v[i] = t;
+            } else {
+                i++;
+            }
+        }
+        if (k < lt)
+            hi = lt;
+        else if (k >= gt)
+            lo = gt;
+        else
+            return pivot;
+    }
+    return v[lo];
+}
+
+double stats_median(double *v, size_t n)
+{
+    if (!n)
+        return NAN;
+    double lo = select_kth(v, n, (n - 1) / 2);
+    if (n % 2)
+        return lo;
+    return (lo + select_kth(v, n, n / 2)) / 2;
+}
+
+void json_ratio(struct buf *out, int64_t num, int64_t den)
+{
+    if (den <= 0)
+        buf_puts(out, "null");
+    else
+        json_double(out, round((double)num / (double)den * 10000) / 10000);
+}
+
+void csv_ratio(struct buf *out, int64_t num, int64_t den)
+{
+    if (den > 0)
+        csv_double(out, round((double)num / (double)den * 10000) / 10000);
+}

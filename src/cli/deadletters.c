@@ -31,50 +31,12 @@ static void usage(void)
            "        stored (deduplicated) and marked replayed. Prints a JSON summary.\n\n");
 }
 
-static void base64(struct buf *b, const unsigned char *p, size_t n)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    buf_putc(b, '"');
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        buf_putc(b, tbl[(v >> 18) & 63]);
-        buf_putc(b, tbl[(v >> 12) & 63]);
-        buf_putc(b, i + 1 < n ? tbl[(v >> 6) & 63] : '=');
-        buf_putc(b, i + 2 < n ? tbl[v & 63] : '=');
-    }
-    buf_putc(b, '"');
-}
-
 static int print_one(const struct store_dead_letter *d, void *ctx)
 {
     (void)ctx;
     struct buf b = BUF_INIT;
-    buf_printf(&b, "{\"id\":%lld,\"project_id\":%lld,\"received_at\":", (long long)d->id,
-               (long long)d->project_id);
-    json_time(&b, d->received_at);
-    buf_puts(&b, ",\"request_id\":");
-    json_str(&b, d->request_id);
-    buf_puts(&b, ",\"route\":");
-    json_str(&b, d->route);
-    buf_puts(&b, ",\"kind\":");
-    json_str(&b, d->kind);
-    buf_puts(&b, ",\"reason\":");
-    json_str(&b, d->reason);
-    buf_puts(&b, ",\"field\":");
-    json_str(&b, d->field);
-    buf_puts(&b, ",\"detail\":");
-    json_str(&b, d->detail);
-    buf_printf(&b, ",\"replay_count\":%lld,\"replayed_at\":", (long long)d->replay_count);
-    json_time(&b, d->replayed_at);
-    if (utf8_valid(d->raw, d->raw_len, NULL) && !memchr(d->raw, '\0', d->raw_len)) {
-        buf_puts(&b, ",\"raw\":");
-        json_strn(&b, d->raw, d->raw_len);
-    } else {
-        buf_puts(&b, ",\"raw_base64\":");
-        base64(&b, d->raw, d->raw_len);
-    }
-    buf_puts(&b, "}\n");
+    ingest_dead_letter_json(&b, d);
+    buf_putc(&b, '\n');
     fwrite(b.data, 1, b.len, stdout);
     buf_free(&b);
     return 0;

@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 
 #include "agent/agent.h"
+#include "analytics/analytics.h"
 #include "cli/demo.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -106,7 +107,6 @@ static void live_message(void *ctx, int64_t project_id, const char *session_id, 
                          size_t len)
 {
     struct wiring *w = ctx;
-    (void)session_id;
     cJSON *msg = cJSON_ParseWithLength(text, len);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
@@ -117,7 +117,8 @@ static void live_message(void *ctx, int64_t project_id, const char *session_id, 
                                          "escalated"};
         for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
             if (!strcmp(status->valuestring, ok[i]))
-                engine_respond(w->engine, project_id, id->valuestring, ok[i], NULL, NULL);
+                engine_respond_session(w->engine, project_id, id->valuestring, ok[i],
+                                       session_id, 0, NULL, NULL);
     }
     cJSON_Delete(msg);
 }
@@ -194,6 +195,7 @@ int cmd_serve(int argc, char **argv)
     struct store *store = NULL;
     struct ingest *ingest = NULL;
     struct http_server *srv = NULL;
+    struct analytics *analytics = NULL;
     struct wiring wiring = {0};
     pthread_mutex_init(&wiring.model_lock, NULL);
     wiring.data_dir = cfg->data_dir;
@@ -236,6 +238,7 @@ int cmd_serve(int argc, char **argv)
     ec.session_timeout_ms = cfg->session_timeout_ms;
     ec.flush_interval_ms = cfg->engine_flush_interval_ms;
     ec.tick_interval_ms = cfg->engine_tick_interval_ms;
+    ec.session_write_interval_ms = cfg->session_write_interval_ms;
     struct engine_hooks hooks = {deliver, webhook, &wiring};
     wiring.engine = engine_new(&ec, store, &hooks);
     char model_msg[400];
@@ -252,6 +255,18 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     ingest_add_commit_hook(ingest, engine_submit, wiring.engine);
+    /* The analytics column store loads the stored events on its own thread
+     * while the server already serves (reports answer 503 until then). */
+    struct analytics_config ac;
+    analytics_config_defaults(&ac);
+    ac.queue_max_events = (size_t)cfg->analytics_queue_events;
+    ac.session_timeout_ms = cfg->session_timeout_ms;
+    analytics = analytics_new(&ac, store);
+    ingest_add_commit_hook(ingest, analytics_submit, analytics);
+    if (analytics_start(analytics)) {
+        LOG_ERROR("main", NULL, "cannot start the analytics thread");
+        goto out;
+    }
     wiring.agent = agent_new(cfg->webhook_timeout_ms, 10000);
     struct live_config lc;
     live_config_defaults(&lc);
@@ -273,6 +288,7 @@ int cmd_serve(int argc, char **argv)
         .ingest = ingest,
         .engine = wiring.engine,
         .live = wiring.live,
+        .analytics = analytics,
         .web_root = web_root,
         .demo_project_id = demo.id,
         .reload_model = reload_model,
@@ -315,6 +331,8 @@ int cmd_serve(int argc, char **argv)
     /* Open WebSockets first: they are upgraded MHD connections. */
     live_free(wiring.live);
     wiring.live = NULL;
+    /* Event streams end; reports in progress are answered. */
+    http_server_end_streams(srv);
     /* Requests still uploading get until the deadline; requests waiting for
      * a commit are always waited for (the writer runs until store_close, so
      * they finish), because the writer's completion touches them. */
@@ -333,6 +351,7 @@ out:
     http_server_stop(srv);
     ingest_clear_commit_hooks(ingest);
     engine_free(wiring.engine); /* writes what its sessions still hold */
+    analytics_free(analytics);
     agent_free(wiring.agent, 2000);
     store_close(store); /* commits and completes anything still queued */
     ingest_free(ingest);

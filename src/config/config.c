@@ -116,8 +116,9 @@ static const struct option config_options[] = {
      "to this)."},
     {"checkpoint_interval", OPT_DURATION, F(checkpoint_interval_ms), 10, 3600000, "1s", NULL,
      "store",
-     "How often a background thread checkpoints the WAL into the database (passive: it never\n"
-     "blocks the writer)."},
+     "How often a background thread checkpoints the WAL into the database when the writer\n"
+     "does not wake it sooner (it does every ~1 MB of WAL; passive: it never blocks the\n"
+     "writer). A WAL left idle for this long is truncated."},
     {"sqlite_cache", OPT_SIZE, F(sqlite_cache_bytes), 1 << 20, 1LL << 40, "64MB", NULL, "store",
      "SQLite page cache per connection."},
     {"retry_after", OPT_INT, F(retry_after_s), 1, 3600, "1", NULL, "store",
@@ -137,6 +138,19 @@ static const struct option config_options[] = {
      "at once)."},
     {"engine_tick_interval", OPT_DURATION, F(engine_tick_interval_ms), 10, 60000, "250ms", NULL,
      "engine", "How often time-based detection (long dwell) and session expiry run."},
+    {"session_write_interval", OPT_DURATION, F(session_write_interval_ms), 1000, 3600000, "10s",
+     NULL, "engine",
+     "A live session's summary row (pages, conversion, risk, signals) is rewritten at most\n"
+     "this often while it changes, so ranged KPIs and the sessions list are this fresh."},
+    /* analytics */
+    {"report_workers", OPT_INT, F(report_workers), 1, 64, "2", NULL, "analytics",
+     "Threads that run /api/v1 reports (funnels, retention, exports ...). Reports never run\n"
+     "on the HTTP threads, so a long report does not hold up ingest."},
+    {"analytics_queue_events", OPT_INT, F(analytics_queue_events), 1000, 100000000, "1000000",
+     NULL, "analytics",
+     "Events waiting for the analytics column store at most. Ingest never waits for it: past\n"
+     "this an event is left out of the reports (it is stored all the same) and\n"
+     "journey_analytics_dropped_total counts it."},
     /* live */
     {"live_ping_interval", OPT_DURATION, F(live_ping_interval_ms), 1000, 3600000, "20s", NULL,
      "live", "The server pings each open /v1/live WebSocket this often."},

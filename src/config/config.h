@@ -66,6 +66,9 @@ struct config {
     int64_t engine_queue_events;
     int64_t engine_flush_interval_ms;
     int64_t engine_tick_interval_ms;
+    int64_t session_write_interval_ms;
+    int64_t report_workers;
+    int64_t analytics_queue_events;
     /* live */
     int64_t live_ping_interval_ms;
     int64_t live_idle_timeout_ms;

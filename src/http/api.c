@@ -21,7 +21,7 @@
 struct api_call {
     struct http_request *req;
     int64_t project_id;
-    char captures[4][128];
+    char captures[4][520];
     int n_captures;
 };
 
@@ -32,6 +32,22 @@ static enum MHD_Result get_settings(struct api_call *c);
 static enum MHD_Result put_settings(struct api_call *c);
 static enum MHD_Result get_model(struct api_call *c);
 static enum MHD_Result reload_model(struct api_call *c);
+static enum MHD_Result kpis_live(struct api_call *c);
+static enum MHD_Result kpis_stream(struct api_call *c);
+static enum MHD_Result kpis(struct api_call *c);
+static enum MHD_Result funnel(struct api_call *c);
+static enum MHD_Result funnel_dropped(struct api_call *c);
+static enum MHD_Result retention(struct api_call *c);
+static enum MHD_Result paths(struct api_call *c);
+static enum MHD_Result sessions(struct api_call *c);
+static enum MHD_Result session(struct api_call *c);
+static enum MHD_Result segments_compare(struct api_call *c);
+static enum MHD_Result interventions_report(struct api_call *c);
+static enum MHD_Result deadletters_list(struct api_call *c);
+static enum MHD_Result videos(struct api_call *c);
+static enum MHD_Result video(struct api_call *c);
+
+static enum MHD_Result deadletters_replay(struct api_call *c);
 
 static const struct {
     unsigned method;
@@ -43,6 +59,24 @@ static const struct {
     {M_PUT, "/api/v1/settings", put_settings},
     {M_GET, "/api/v1/model", get_model},
     {M_POST, "/api/v1/model/reload", reload_model},
+    {M_GET, "/api/v1/kpis/live", kpis_live},
+    {M_GET, "/api/v1/kpis/stream", kpis_stream},
+    {M_GET, "/api/v1/kpis", kpis},
+    {M_POST, "/api/v1/funnels", funnel},
+    {M_GET, "/api/v1/funnels", funnel},
+    {M_POST, "/api/v1/funnels/dropped", funnel_dropped},
+    {M_GET, "/api/v1/funnels/dropped", funnel_dropped},
+    {M_POST, "/api/v1/retention", retention},
+    {M_GET, "/api/v1/retention", retention},
+    {M_GET, "/api/v1/paths", paths},
+    {M_GET, "/api/v1/sessions", sessions},
+    {M_GET, "/api/v1/sessions/{}", session},
+    {M_POST, "/api/v1/segments/compare", segments_compare},
+    {M_GET, "/api/v1/interventions/report", interventions_report},
+    {M_GET, "/api/v1/videos", videos},
+    {M_GET, "/api/v1/videos/{*}", video}, /* ids may hold slashes (a video's URL) */
+    {M_GET, "/api/v1/deadletters", deadletters_list},
+    {M_POST, "/api/v1/deadletters/replay", deadletters_replay},
 };
 
 /* ------------------------------------------------------------------------ */
@@ -149,12 +183,249 @@ static enum MHD_Result reload_model(struct api_call *c)
     return http_respond(req, 200, &out, 0);
 }
 
+/* ---- reports (src/analytics, run by api_jobs.c) ---------------------------- */
+
+static enum MHD_Result kpis_live(struct api_call *c)
+{
+    return http_api_kpis_live(c->req, c->project_id);
+}
+
+static enum MHD_Result kpis_stream(struct api_call *c)
+{
+    return http_api_kpis_stream(c->req, c->project_id);
+}
+
+static enum MHD_Result kpis(struct api_call *c)
+{
+    return http_api_run_report(c->req, c->project_id, report_kpis, NULL, NULL, "kpis");
+}
+
+static enum MHD_Result funnel(struct api_call *c)
+{
+    return http_api_run_report(c->req, c->project_id, report_funnel, NULL, NULL, "funnel");
+}
+
+static enum MHD_Result funnel_dropped(struct api_call *c)
+{
+    return http_api_run_report(c->req, c->project_id, report_funnel_dropped, NULL, NULL,
+                               "funnel-dropped");
+}
+
+static enum MHD_Result retention(struct api_call *c)
+{
+    return http_api_run_report(c->req, c->project_id, report_retention, NULL, NULL, "retention");
+}
+
+static enum MHD_Result paths(struct api_call *c)
+{
+    return http_api_run_report(c->req, c->project_id, report_paths, NULL, NULL, "paths");
+}
+
+static enum MHD_Result sessions(struct api_call *c)
+{
+    const char *fmt = http_query(c->req, "format");
+    if (fmt && !strcmp(fmt, "csv") && !http_query(c->req, "limit"))
+        return http_api_sessions_export(c->req, c->project_id); /* every session, streamed */
+    return http_api_run_report(c->req, c->project_id, report_sessions, NULL, NULL, "sessions");
+}
+
+static enum MHD_Result session(struct api_call *c)
+{
+    return http_api_run_report(c->req, c->project_id, NULL, report_session, c->captures[0],
+                               "session");
+}
+
+static enum MHD_Result videos(struct api_call *c)
+{
+    return http_api_run_report(c->req, c->project_id, report_videos, NULL, NULL, "videos");
+}
+
+/* /api/v1/videos/ID and /api/v1/videos/ID/views */
+static enum MHD_Result video(struct api_call *c)
+{
+    char *id = c->captures[0];
+    size_t n = strlen(id);
+    if (n > 6 && !strcmp(id + n - 6, "/views")) {
+        id[n - 6] = '\0';
+        return http_api_run_report(c->req, c->project_id, NULL, report_video_views, id,
+                                   "video-views");
+    }
+    return http_api_run_report(c->req, c->project_id, NULL, report_video, id, "video");
+}
+
+static enum MHD_Result segments_compare(struct api_call *c)
+{
+    return http_api_run_report(c->req, c->project_id, report_segments_compare, NULL, NULL, "segments");
+}
+
+static enum MHD_Result interventions_report(struct api_call *c)
+{
+    return http_api_run_report(c->req, c->project_id, report_interventions, NULL, NULL,
+                               "interventions");
+}
+
+/* ---- dead letters -------------------------------------------------------------- */
+
+struct dl_ctx {
+    struct buf *out;
+    int n;
+};
+
+static int dl_one(const struct store_dead_letter *d, void *arg)
+{
+    struct dl_ctx *c = arg;
+    if (c->n++)
+        buf_putc(c->out, ',');
+    ingest_dead_letter_json(c->out, d);
+    return 0;
+}
+
+static bool query_int(struct api_call *c, const char *name, int64_t def, int64_t lo, int64_t hi,
+                      int64_t *out, enum MHD_Result *r)
+{
+    const char *v = http_query(c->req, name);
+    *out = def;
+    if (!v || !*v)
+        return true;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end || x < lo || x > hi) {
+        *r = http_respond_error(c->req, 400, "invalid_parameter",
+                                "%s: '%.40s' is not a whole number from %lld to %lld", name, v,
+                                (long long)lo, (long long)hi);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static enum MHD_Result deadletters_list(struct api_call *c)
+{
+    enum MHD_Result r;
+    int64_t limit, after;
+    if (!query_int(c, "limit", 100, 1, 1000, &limit, &r) ||
+        !query_int(c, "after", 0, 0, INT64_MAX, &after, &r))
+        return r;
+    const char *all = http_query(c->req, "all");
+    struct store_dead_letter_query q = {.project_id = c->project_id,
+                                        .after_id = after,
+                                        .limit = (int)limit,
+                                        .include_replayed = all && !strcmp(all, "true")};
+    struct buf out = BUF_INIT;
+    buf_puts(&out, "{\"dead_letters\":[");
+    struct dl_ctx dc = {&out, 0};
+    if (store_dead_letters(c->req->srv->deps.store, &q, dl_one, &dc) < 0) {
+        buf_free(&out);
+        return http_respond_error(c->req, 503, "store_unavailable", "cannot read the store now");
+    }
+    buf_printf(&out, "],\"total\":%lld}",
+               (long long)store_count_dead_letters(c->req->srv->deps.store, c->project_id));
+    return http_respond(c->req, 200, &out, 0);
+}
+
+/* Replays through this server's own pipeline: deduplicated against its
+ * window, and the stored events reach the engine and the reports. Each dead
+ * letter is one commit, so this runs on a report worker. */
+struct replay_task {
+    struct ingest *ingest;
+    int64_t project_id;
+    bool all;
+    int64_t *ids;
+    size_t n;
+};
+
+static void replay_task_free(void *arg)
+{
+    struct replay_task *t = arg;
+    free(t->ids);
+    free(t);
+}
+
+static int replay_task_run(void *arg, struct buf *out, struct report_error *err)
+{
+    struct replay_task *t = arg;
+    struct ingest_replay_result total = {0};
+    int rc = 0;
+    if (t->all) {
+        struct store_dead_letter_query q = {.project_id = t->project_id, .limit = 1000};
+        rc = ingest_replay(t->ingest, &q, &total);
+    }
+    for (size_t i = 0; !t->all && i < t->n && rc >= 0; i++) {
+        struct store_dead_letter_query q = {
+            .project_id = t->project_id, .only_id = t->ids[i], .limit = 1};
+        struct ingest_replay_result one;
+        rc = ingest_replay(t->ingest, &q, &one);
+        total.examined += one.examined;
+        total.replayed += one.replayed;
+        total.still_bad += one.still_bad;
+        total.events += one.events;
+        total.duplicates += one.duplicates;
+    }
+    if (rc < 0) {
+        err->status = 503;
+        snprintf(err->code, sizeof err->code, "store_unavailable");
+        snprintf(err->message, sizeof err->message, "the replay did not finish");
+        return -1;
+    }
+    buf_printf(out,
+               "{\"examined\":%zu,\"replayed\":%zu,\"still_rejected\":%zu,\"events_stored\":%zu,"
+               "\"duplicates\":%zu}",
+               total.examined, total.replayed, total.still_bad, total.events, total.duplicates);
+    return 0;
+}
+
+static enum MHD_Result deadletters_replay(struct api_call *c)
+{
+    struct http_request *req = c->req;
+    cJSON *body = req->body.len ? cJSON_ParseWithLength(req->body.data, req->body.len) : NULL;
+    if (!cJSON_IsObject(body)) {
+        cJSON_Delete(body);
+        return http_respond_error(req, 400, "invalid_json",
+                                  "the body must be {\"ids\": [1, 2]} or {\"all\": true}");
+    }
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(body, "ids");
+    struct replay_task *t = xcalloc(1, sizeof *t);
+    t->ingest = req->srv->deps.ingest;
+    t->project_id = c->project_id;
+    t->all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "all"));
+    if (!t->all) {
+        int n = cJSON_GetArraySize(ids);
+        if (!cJSON_IsArray(ids) || n == 0 || n > 1000) {
+            cJSON_Delete(body);
+            replay_task_free(t);
+            return http_respond_error(req, 400, "invalid_parameter",
+                                      "ids: an array of 1 to 1000 dead letter ids, or all: true");
+        }
+        t->ids = xcalloc((size_t)n, sizeof *t->ids);
+        const cJSON *id;
+        cJSON_ArrayForEach(id, ids)
+        {
+            if (!cJSON_IsNumber(id) || id->valuedouble < 1 || id->valuedouble > 9e15) {
+                cJSON_Delete(body);
+                replay_task_free(t);
+                return http_respond_error(req, 400, "invalid_parameter",
+                                          "ids: every id must be a positive whole number");
+            }
+            t->ids[t->n++] = (int64_t)id->valuedouble;
+        }
+    }
+    cJSON_Delete(body);
+    return http_api_run_task(req, replay_task_run, t, replay_task_free, "deadletters-replay");
+}
+
 /* ------------------------------------------------------------------------ */
 
 static bool match(const char *pattern, const char *path, struct api_call *c)
 {
     c->n_captures = 0;
     while (*pattern && *path) {
+        if (!strcmp(pattern, "{*}")) { /* the rest of the path */
+            size_t n = strlen(path);
+            if (n >= sizeof c->captures[0] || c->n_captures >= 4)
+                return false;
+            memcpy(c->captures[c->n_captures++], path, n + 1);
+            return true;
+        }
         if (pattern[0] == '{' && pattern[1] == '}') {
             size_t n = strcspn(path, "/");
             if (n == 0 || n >= sizeof c->captures[0] || c->n_captures >= 4)

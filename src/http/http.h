@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "analytics/analytics.h"
 #include "config/config.h"
 #include "engine/engine.h"
 #include "ingest/ingest.h"
@@ -24,6 +25,7 @@ struct http_deps {
     struct ingest *ingest;
     struct engine *engine; /* may be NULL (no live routes then) */
     struct live *live;     /* may be NULL */
+    struct analytics *analytics; /* may be NULL (the reports answer 503) */
     const char *web_root; /* directory of built web assets, or NULL */
     int64_t demo_project_id; /* > 0 in demo mode */
     /* Reloads DIR/models/current.json into the engine: the new version, or
@@ -50,5 +52,8 @@ long http_server_suspended(const struct http_server *srv);
 /* Stops the server and frees it. Call only when no request is suspended
  * (http_server_suspended() == 0): their completions would touch it. */
 void http_server_stop(struct http_server *srv);
+/* Ends the API's long-lived answers (event streams) and waits for reports
+ * in progress. Call after quiescing, before waiting for suspended requests. */
+void http_server_end_streams(struct http_server *srv);
 
 #endif

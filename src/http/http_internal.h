@@ -94,6 +94,9 @@ struct http_request {
     bool rejecting; /* the batch is a dead letter of the whole request */
     struct ingest_error reject_err;
 
+    /* api: a report running on a report worker (api_jobs.c) */
+    struct api_job *api_job;
+
     /* live */
     char *live_session;
     char **live_first; /* messages to send once upgraded */
@@ -115,6 +118,7 @@ struct http_server {
     char **cors_origins;
     size_t n_cors_origins;
     char demo_write_key[64]; /* demo mode: answered at /demo/config.json */
+    struct api_state *_Atomic api; /* report workers and event streams (api_jobs.c) */
 };
 
 /* ---- answering (server.c) ---------------------------------------------- */
@@ -161,6 +165,21 @@ enum MHD_Result http_interventions_handle(struct http_request *req);
 int64_t http_require_write_key(struct http_request *req, enum MHD_Result *result);
 enum MHD_Result http_static_handle(struct http_request *req);
 enum MHD_Result http_api_handle(struct http_request *req);
+/* api_jobs.c: a report run on a report worker (fn, or idfn of one thing
+ * named id: a session, a video); the live KPIs at once; the KPI event
+ * stream; the sessions list as a streamed CSV export. */
+enum MHD_Result http_api_run_report(struct http_request *req, int64_t project_id, report_fn fn,
+                                    report_id_fn idfn, const char *id, const char *name);
+/* Runs task(ctx) on a report worker: its JSON (out) or its error answers. */
+enum MHD_Result http_api_run_task(struct http_request *req,
+                                  int (*task)(void *ctx, struct buf *out,
+                                              struct report_error *err),
+                                  void *ctx, void (*free_ctx)(void *ctx), const char *name);
+enum MHD_Result http_api_kpis_live(struct http_request *req, int64_t project_id);
+enum MHD_Result http_api_kpis_stream(struct http_request *req, int64_t project_id);
+enum MHD_Result http_api_sessions_export(struct http_request *req, int64_t project_id);
+/* Ends the streams, stops the report workers and frees their state. */
+void http_api_free(struct http_server *srv);
 /* The project of the secret key sent as "Authorization: Bearer sk_..." (or
  * the dashboard's session cookie); answers 401 and returns <= 0 if none. */
 int64_t http_require_secret(struct http_request *req, enum MHD_Result *result);

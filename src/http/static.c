@@ -343,6 +343,24 @@ static enum MHD_Result demo_config(struct http_request *req)
     return http_respond(req, 200, &out, 0);
 }
 
+/* The dashboard's own pages (the routes of web/dashboard/src/main.ts): a
+ * reload or a bookmark of one gets index.html, and the app draws the page.
+ * Any other missing path is a plain 404. */
+static bool dashboard_page(const char *path)
+{
+    static const char *const pages[] = {"live",      "journeys", "session",       "funnels",
+                                        "retention", "segments", "interventions", "model",
+                                        "deadletters", "videos"};
+    const char *seg = path + 1;
+    size_t n = strcspn(seg, "/");
+    if (n == 0)
+        return true; /* "/" */
+    for (size_t i = 0; i < ARRAY_LEN(pages); i++)
+        if (strlen(pages[i]) == n && !strncmp(seg, pages[i], n))
+            return true;
+    return false;
+}
+
 enum MHD_Result http_static_handle(struct http_request *req)
 {
     struct http_server *srv = req->srv;
@@ -364,7 +382,7 @@ enum MHD_Result http_static_handle(struct http_request *req)
         return serve_file(req, web ? root : NULL, path[5] ? path + 6 : "", false);
     }
     snprintf(root, sizeof root, "%s/dashboard/dist", web ? web : "");
-    return serve_file(req, web ? root : NULL, path + 1, true);
+    return serve_file(req, web ? root : NULL, path + 1, dashboard_page(path));
 }
 
 void http_static_clear_cache(void)

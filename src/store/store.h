@@ -306,12 +306,14 @@ int store_tx_insert_intervention(struct store_tx *tx, const struct store_interve
  * step in intervention_events. The life cycle (anything else is -EINVAL):
  *   pending   -> delivered | shown | accepted | declined | dismissed | expired
  *   delivered -> shown | accepted | declined | dismissed | expired
- *   shown     -> accepted | declined | dismissed | escalated | expired
+ *   shown     -> accepted | declined | dismissed | escalated   (a shown offer never expires)
  *   accepted  -> escalated
  * Repeating the current status is accepted and changes nothing (returns 1).
  * 0 on a change, -ENOENT for an unknown id (or another project's). The
- * previous status is copied into prev (>= 16 bytes) and the intervention's
- * session id into session (>= 256 bytes) when they are not NULL. */
+ * previous status is copied into prev (>= 16 bytes) when not NULL. session
+ * (>= 256 bytes), when not NULL: if it holds a session id, only that
+ * session's intervention may move (another's is -ENOENT); if it is empty,
+ * the intervention's session id is copied into it. */
 int store_tx_intervention_transition(struct store_tx *tx, const char *id, int64_t project_id,
                                      const char *status, int64_t ts, const char *detail,
                                      char *prev, char *session);
