@@ -14,6 +14,7 @@ static void usage(FILE *out)
             "  project       create and list projects (create NAME, list, demo)\n"
             "  deadletters   list or replay quarantined input (list, replay)\n"
             "  train         train the exit-risk model from history (or a CSV table)\n"
+            "  simulate      visitors of the demo site: history, load or NDJSON\n"
             "  config        print the default journey.conf, or the effective configuration\n"
             "  version       print the version\n");
 }
@@ -31,7 +32,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"serve", cmd_serve},        {"project", cmd_project}, {"deadletters", cmd_deadletters},
         {"config", cmd_config},      {"version", cmd_version}, {"--version", cmd_version},
-        {"train", cmd_train},
+        {"train", cmd_train},        {"simulate", cmd_simulate},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))

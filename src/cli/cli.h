@@ -39,6 +39,7 @@ int cmd_project(int argc, char **argv);
 int cmd_deadletters(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif
