@@ -72,6 +72,8 @@ void detector_params_defaults(struct detector_params *p)
     p->scroll_ratio = 3.0;
     p->video_rewatch_count = 3;
     p->video_abandon_ratio = 0.25;
+    p->video_abandon_min_ms = 5000;
+    p->video_abandon_min_duration_s = 20;
 }
 
 void detect_emit(struct detect_ctx *c, struct session *s, enum signal_kind kind, int score,
@@ -121,10 +123,12 @@ void detect_all(struct detect_ctx *c, struct session *s, const struct engine_eve
     case EV_PAGE:
     case EV_SCREEN:
         detect_form_abandon(c, s, e);
+        detect_video_abandon(c, s, e);
         detect_navigation(c, s, e);
         break;
     case EV_PAGE_LEAVE:
         detect_form_abandon(c, s, e);
+        detect_video_abandon(c, s, e);
         break;
     case EV_SCROLL:
         detect_scroll_thrash(c, s, e);

@@ -132,6 +132,7 @@ void engine_config_defaults(struct engine_config *c)
     c->intervention_ttl_ms = 2 * 60 * 1000;
     c->flush_interval_ms = 100;
     c->tick_interval_ms = 250;
+    c->session_write_interval_ms = 10000;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -535,6 +536,7 @@ static void queue_session(struct worker *w, struct session *s)
     r->interventions = s->interventions;
     r->held_out = s->held_out;
     s->dirty = false;
+    s->written_ns = mono_ns();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -872,6 +874,7 @@ static void tick(struct worker *w)
     int64_t now = now_ms();
     uint64_t mono = mono_ns();
     uint64_t idle_ns = (uint64_t)e->cfg.session_timeout_ms * 1000000u;
+    uint64_t write_ns = (uint64_t)e->cfg.session_write_interval_ms * 1000000u;
     for (size_t i = 0; i < w->cap; i++) {
         struct session **pp = &w->table[i];
         while (*pp) {
@@ -884,9 +887,13 @@ static void tick(struct worker *w)
                 w->count--;
                 continue;
             }
+            if (s->dirty && mono - s->written_ns > write_ns)
+                queue_session(w, s);
             const struct project_settings *ps = find_project(e, s->project_id);
+            /* A visit whose last event is older than the session timeout (by
+             * event time: history arriving late) is over; nobody dwells. */
             if (ps && ps->detectors.enabled[SIG_LONG_DWELL] && !s->long_dwell_fired &&
-                s->page_enter_ts) {
+                s->page_enter_ts && now - s->last_ts < e->cfg.session_timeout_ms) {
                 struct signal sigs[2];
                 struct detect_ctx c = {.params = &ps->detectors,
                                        .baselines = e->baselines,

@@ -37,6 +37,7 @@ struct engine_config {
     int64_t intervention_ttl_ms; /* an intervention not shown by then expires */
     int64_t flush_interval_ms;   /* how often workers write their batched state */
     int64_t tick_interval_ms;    /* time-based detectors (dwell) and expiry */
+    int64_t session_write_interval_ms; /* a changing live session's row is rewritten this often */
 };
 
 void engine_config_defaults(struct engine_config *c);
@@ -92,6 +93,16 @@ void engine_intervention_response(struct engine *e, int64_t project_id, const ch
  * then not called). */
 int engine_respond(struct engine *e, int64_t project_id, const char *id, const char *status,
                    void (*done)(int rc, const char *prev, void *arg), void *arg);
+
+/* The same at a given time (epoch ms): imported history (journey simulate). */
+int engine_respond_at(struct engine *e, int64_t project_id, const char *id, const char *status,
+                      int64_t ts, void (*done)(int rc, const char *prev, void *arg), void *arg);
+
+/* The same, accepted only when the intervention belongs to session_id
+ * (else -ENOENT, as for an unknown id): answers from a browser. ts 0: now. */
+int engine_respond_session(struct engine *e, int64_t project_id, const char *id,
+                           const char *status, const char *session_id, int64_t ts,
+                           void (*done)(int rc, const char *prev, void *arg), void *arg);
 
 /* Waits until every event submitted so far has been processed and the
  * resulting writes are queued to the store (tests, benchmarks). */

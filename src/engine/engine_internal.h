@@ -167,6 +167,8 @@ struct detector_params {
     double scroll_ratio;           /* x the page's own mean reversals */
     int video_rewatch_count;       /* rewinds into the same segment */
     double video_abandon_ratio;    /* left the main video before this share of it */
+    int64_t video_abandon_min_ms;  /* ... after watching at least this long */
+    int video_abandon_min_duration_s; /* a video this long at least is the page's content */
 };
 
 void detector_params_defaults(struct detector_params *p);
@@ -239,6 +241,7 @@ struct session {
     int64_t start_ts;
     int64_t last_ts;
     uint64_t last_seen_ns; /* monotonic, for eviction */
+    uint64_t written_ns;   /* monotonic: when its row was last queued for writing */
     int32_t pages;
     int32_t events;
     uint32_t path_hashes[SESSION_PATHS]; /* distinct pages (first 32) */
@@ -278,6 +281,13 @@ struct session {
     int js_errors;
     int video_rewinds;
     double video_last_to;
+    /* the video played on the current page (video_abandon) */
+    uint64_t page_video;      /* hash of its id, 0: none played */
+    double page_video_duration;
+    double page_video_furthest; /* media seconds */
+    int64_t page_video_watch_ms;
+    int64_t page_video_last_ts; /* while playing: the last play / heartbeat; 0 paused */
+    bool page_video_done;       /* ended, or the signal fired */
     struct signal_state sig[SIG_KIND_COUNT];
     int signals_total;
     uint8_t recent_scores[32]; /* the latest signals' scores (ring), for "N signals >= S" */
@@ -411,6 +421,10 @@ void detect_navigation(struct detect_ctx *c, struct session *s, const struct eng
 void detect_scroll_thrash(struct detect_ctx *c, struct session *s, const struct engine_event *e);
 void detect_js_error(struct detect_ctx *c, struct session *s, const struct engine_event *e);
 void detect_video(struct detect_ctx *c, struct session *s, const struct engine_event *e);
+/* The current page's video state for video_abandon (every video event). */
+void video_note(struct session *s, const struct engine_event *e);
+/* Leaving a page (a new page view, $page_leave): video_abandon. */
+void detect_video_abandon(struct detect_ctx *c, struct session *s, const struct engine_event *e);
 /* Time-based: long dwell without progress, checked on ticks. */
 void detect_long_dwell(struct detect_ctx *c, struct session *s, int64_t now);
 

@@ -4,8 +4,20 @@
  * The tracker's autocapture vocabulary is docs/protocol.md; this is the one
  * place that reads it. Parsing runs on the worker thread that owns the
  * event's session, so the writer thread only copies bytes.
+ *
+ * Parsing reads only what the event's kind needs: nothing for plain track
+ * events (most traffic: custom events and conversions carry everything the
+ * engine uses in the row's columns), the properties object alone for
+ * autocapture events (not the context with its user agent and page, which
+ * is most of a browser message), the whole message for page views and
+ * identify (context.page, traits). The properties object is found with the
+ * span scanner and parsed on its own, which gives the same tree cJSON builds
+ * for it inside the whole message; a message whose top-level keys are
+ * spelled with escapes is parsed whole, as cJSON alone compares them decoded.
  */
 #include "engine/engine_internal.h"
+
+#include "common/json_scan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,15 +91,57 @@ static bool boolean(const cJSON *obj, const char *key, bool *out)
     return true;
 }
 
+/* Parses the first top-level "properties" member of the message on its own
+ * into e->root (then also e->props). False when the whole message has to be
+ * parsed instead (a top-level key spelled with escapes). */
+static bool parse_properties_only(struct engine_event *e)
+{
+    struct json_iter it;
+    if (json_iter_begin(&it, e->payload, e->payload_len, '{'))
+        return false;
+    struct json_span k, v, props = {NULL, 0};
+    struct json_scan_info info = {0, 0};
+    while (json_iter_next_key(&it, &k, &info) == 1) {
+        if (info.flags & JSON_SCAN_KEY_ESCAPED)
+            return false;
+        if (json_iter_value(&it, &v, NULL) != 1)
+            return false;
+        if (!props.p && k.n == 10 && memcmp(k.p, "properties", 10) == 0)
+            props = v;
+    }
+    if (props.p && props.p[0] == '{') {
+        e->root = cJSON_ParseWithLength(props.p, props.n);
+        e->props = cJSON_IsObject(e->root) ? e->root : NULL;
+    }
+    return true;
+}
+
 void engine_event_parse(struct engine_event *e)
 {
     if (e->root || !e->payload)
         return;
+    switch (e->kind) {
+    case EV_PAGE:
+    case EV_SCREEN:
+    case EV_IDENTIFY:
+        break; /* the whole message */
+    case EV_TRACK:
+    case EV_OTHER:
+        return; /* nothing from the payload */
+    default:
+        if (parse_properties_only(e)) {
+            if (!e->props)
+                return;
+            goto fields;
+        }
+        break;
+    }
     e->root = cJSON_ParseWithLength(e->payload, e->payload_len);
     if (!e->root)
         return;
     const cJSON *props = cJSON_GetObjectItemCaseSensitive(e->root, "properties");
     e->props = cJSON_IsObject(props) ? props : NULL;
+fields:;
     const cJSON *p = e->props;
     double d;
     switch (e->kind) {

@@ -451,6 +451,10 @@ static bool parse_detectors(struct parse *p, const cJSON *d, struct detector_par
                 {SIG_SCROLL_THRASH, "ratio", 1, 20, &dp->scroll_ratio, false, true},
                 {SIG_VIDEO_REWATCH, "rewinds", 2, 50, &dp->video_rewatch_count, false, false},
                 {SIG_VIDEO_ABANDON, "ratio", 0.01, 1, &dp->video_abandon_ratio, false, true},
+                {SIG_VIDEO_ABANDON, "min_watch_ms", 0, 600000, &dp->video_abandon_min_ms, true,
+                 false},
+                {SIG_VIDEO_ABANDON, "min_duration_s", 1, 36000,
+                 &dp->video_abandon_min_duration_s, false, false},
             };
             bool known = false;
             for (size_t i = 0; i < ARRAY_LEN(opts); i++) {

@@ -20,6 +20,7 @@ struct respond_job {
     char status[16];
     char prev[16];
     char session[256];
+    int64_t ts; /* 0: now */
     int result;
     void (*done)(int rc, const char *prev, void *arg);
     void *arg;
@@ -28,7 +29,8 @@ struct respond_job {
 static int respond_apply(struct store_tx *tx, struct store_job *job)
 {
     struct respond_job *r = (struct respond_job *)job;
-    r->result = store_tx_intervention_transition(tx, r->id, r->project_id, r->status, now_ms(),
+    r->result = store_tx_intervention_transition(tx, r->id, r->project_id, r->status,
+                                                 r->ts ? r->ts : now_ms(),
                                                  NULL, r->prev, r->session);
     /* A refused step is an answer, not a failure of the transaction. */
     return r->result == -EIO ? -EIO : 0;
@@ -48,7 +50,23 @@ static void respond_done(struct store_job *job, int rc)
 int engine_respond(struct engine *e, int64_t project_id, const char *id, const char *status,
                    void (*done)(int rc, const char *prev, void *arg), void *arg)
 {
+    return engine_respond_at(e, project_id, id, status, 0, done, arg);
+}
+
+int engine_respond_at(struct engine *e, int64_t project_id, const char *id, const char *status,
+                      int64_t ts, void (*done)(int rc, const char *prev, void *arg), void *arg)
+{
+    return engine_respond_session(e, project_id, id, status, NULL, ts, done, arg);
+}
+
+int engine_respond_session(struct engine *e, int64_t project_id, const char *id,
+                           const char *status, const char *session_id, int64_t ts,
+                           void (*done)(int rc, const char *prev, void *arg), void *arg)
+{
     struct respond_job *r = xcalloc(1, sizeof *r);
+    r->ts = ts;
+    if (session_id)
+        snprintf(r->session, sizeof r->session, "%s", session_id);
     r->engine = e;
     r->project_id = project_id;
     snprintf(r->id, sizeof r->id, "%s", id);

@@ -346,6 +346,7 @@ void session_apply_event(struct session *s, const struct engine_event *e,
     case EV_VIDEO_SEEKED:
     case EV_VIDEO_RATE:
     case EV_VIDEO_ENDED: {
+        video_note(s, e);
         if (e->kind == EV_VIDEO_PLAY || e->kind == EV_VIDEO_HEARTBEAT)
             s->last_progress_ts = e->ts;
         double pos = e->kind == EV_VIDEO_SEEKED ? e->from : e->position;

@@ -269,12 +269,18 @@ static enum MHD_Result response(struct http_request *req, int64_t project, const
                                   "body must be {\"status\": \"shown\" | \"accepted\" | "
                                   "\"declined\" | \"dismissed\" | \"escalated\"}");
     }
+    /* A browser says whose it is (sessionId): then only that session's own
+     * intervention may move. */
+    const cJSON *sid = cJSON_GetObjectItemCaseSensitive(body, "sessionId");
+    char session[MAX_SESSION_ID + 1] = "";
+    if (cJSON_IsString(sid) && valid_session_id(sid->valuestring))
+        snprintf(session, sizeof session, "%s", sid->valuestring);
     req->live_session = xstrdup(st); /* kept for the answer */
     cJSON_Delete(body);
     req->finish = response_finish;
     http_request_suspend(req);
-    int rc = engine_respond(req->srv->deps.engine, project, id, req->live_session,
-                            response_stored, req);
+    int rc = engine_respond_session(req->srv->deps.engine, project, id, req->live_session,
+                                    session[0] ? session : NULL, 0, response_stored, req);
     if (rc < 0) {
         atomic_store(&req->async_rc, rc);
         http_request_resume(req);

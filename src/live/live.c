@@ -51,6 +51,7 @@ struct conn {
     struct conn *next_in_entry;
     struct conn *prev_all, *next_all;
     bool dead;
+    bool closing_slow; /* a 1013 close is queued: counted once, nothing more queued */
 };
 
 struct entry {
@@ -250,11 +251,14 @@ static void send_now(struct conn *c)
 static void queue_text(struct conn *c, const char *text, size_t len)
 {
     struct live *l = c->live;
+    if (c->closing_slow)
+        return;
     if (wslay_event_get_queued_msg_count(c->ws) >= l->cfg.max_queued_messages ||
         wslay_event_get_queued_msg_length(c->ws) + len > l->cfg.max_queued_bytes) {
         /* Too slow to keep up: let it reconnect rather than queue without end. */
         static const char reason[] = "send queue full";
         wslay_event_queue_close(c->ws, 1013, (const uint8_t *)reason, sizeof reason - 1);
+        c->closing_slow = true;
         metric_add(l->m_closed_slow, 1);
         return;
     }

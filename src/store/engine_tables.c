@@ -192,7 +192,7 @@ static bool transition_allowed(const char *from, const char *to)
         {"delivered", "shown"},     {"delivered", "accepted"}, {"delivered", "declined"},
         {"delivered", "dismissed"}, {"delivered", "expired"}, {"shown", "accepted"},
         {"shown", "declined"},      {"shown", "dismissed"},   {"shown", "escalated"},
-        {"shown", "expired"},       {"accepted", "escalated"},
+        {"accepted", "escalated"}, /* a shown offer waits for its answer: it never expires */
     };
     for (size_t i = 0; i < ARRAY_LEN(allowed); i++)
         if (!strcmp(allowed[i].from, from) && !strcmp(allowed[i].to, to))
@@ -212,14 +212,19 @@ int store_tx_intervention_transition(struct store_tx *tx, const char *id, int64_
     sqlite3_bind_int64(st, 2, project_id);
     char current[16] = "";
     int rc = sqlite3_step(st);
+    bool other_session = false;
     if (rc == SQLITE_ROW) {
         snprintf(current, sizeof current, "%s", (const char *)sqlite3_column_text(st, 0));
-        if (session)
-            snprintf(session, 256, "%s", (const char *)sqlite3_column_text(st, 1));
+        const char *row_session = (const char *)sqlite3_column_text(st, 1);
+        /* A caller that names the session may only answer that session's own. */
+        if (session && session[0] && strcmp(session, row_session ? row_session : "") != 0)
+            other_session = true;
+        else if (session)
+            snprintf(session, 256, "%s", row_session ? row_session : "");
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? -ENOENT : -EIO;
+    if (rc != SQLITE_ROW || other_session)
+        return rc == SQLITE_DONE || other_session ? -ENOENT : -EIO;
     if (prev)
         snprintf(prev, 16, "%s", current);
     if (!strcmp(current, status))
@@ -334,7 +339,7 @@ int store_interventions_expired(struct store *s, int64_t now,
         return -EIO;
     sqlite3_stmt *st = store_reader_stmt(
         s, db,
-        "SELECT id, project_id FROM interventions WHERE status IN ('pending', 'delivered', 'shown')"
+        "SELECT id, project_id FROM interventions WHERE status IN ('pending', 'delivered')"
         " AND expires_at < ?1 AND created_at >= ?1 - 86400000 LIMIT 1000");
     int rc = -EIO;
     if (st) {

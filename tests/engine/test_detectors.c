@@ -358,6 +358,44 @@ static void test_video_rewatch(void **state)
                      0);
 }
 
+#define VID(pos) "{\"video_id\":\"intro\",\"duration\":60,\"position\":" #pos ",\"rate\":1}"
+
+static void test_video_abandon(void **state)
+{
+    struct fx *f = *state;
+    /* Played 10 s of a 60 s video (16%), then went to another page. */
+    PAGE(f, 0, "/");
+    feed(f, 2000, "track", "$video_play", "/", VID(0));
+    feed(f, 5000, "track", "$video_heartbeat", "/", VID(5));
+    feed(f, 5000, "track", "$video_pause", "/", VID(10));
+    assert_int_equal(PAGE(f, 3000, "/calc"), 1);
+    expect(f, SIG_VIDEO_ABANDON, 55);
+    assert_non_null(strstr(f->sigs[0].evidence, "\"watched_seconds\":10.0"));
+
+    /* Watched past a quarter: no signal. */
+    PAGE(f, 1000, "/");
+    feed(f, 1000, "track", "$video_play", "/", VID(0));
+    feed(f, 5000, "track", "$video_heartbeat", "/", VID(5));
+    feed(f, 5000, "track", "$video_heartbeat", "/", VID(10));
+    feed(f, 5000, "track", "$video_heartbeat", "/", VID(15));
+    feed(f, 5000, "track", "$video_heartbeat", "/", VID(20));
+    assert_int_equal(feed(f, 1000, "track", "$page_leave", "/", "{\"dwell_ms\":30000}"), 0);
+
+    /* Less than 5 s watched: a glance, not an abandon. */
+    PAGE(f, 1000, "/");
+    feed(f, 1000, "track", "$video_play", "/", VID(0));
+    feed(f, 3000, "track", "$video_pause", "/", VID(3));
+    assert_int_equal(PAGE(f, 1000, "/calc"), 0);
+
+    /* A hidden tab (no heartbeats for 60 s) is not watching: 5 s counted, not 65. */
+    PAGE(f, 1000, "/");
+    feed(f, 1000, "track", "$video_play", "/", VID(0));
+    feed(f, 5000, "track", "$video_heartbeat", "/", VID(5));
+    feed(f, 60000, "track", "$video_heartbeat", "/", VID(12));
+    assert_int_equal(PAGE(f, 1000, "/calc"), 1);
+    assert_non_null(strstr(f->sigs[0].evidence, "\"watched_seconds\":6.0"));
+}
+
 static void test_disabled_detector(void **state)
 {
     struct fx *f = *state;
@@ -400,7 +438,7 @@ int main(void)
         T(test_comparison_shopper_is_not_flagged), T(test_form_abandon),
         T(test_navigation),          T(test_quick_back_uses_page_history),
         T(test_scroll_thrash),       T(test_long_dwell),
-        T(test_long_dwell_adaptive), T(test_video_rewatch),
+        T(test_long_dwell_adaptive), T(test_video_rewatch), T(test_video_abandon),
         T(test_disabled_detector),   T(test_risk_function),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
