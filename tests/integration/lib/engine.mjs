@@ -27,7 +27,7 @@ import { connectWs } from './ws.mjs';
 // Sets a project's settings with the CLI; throws with the CLI's stderr on refusal.
 export function setSettings(dataDir, projectId, settings) {
   const r = cliResult(['project', 'settings', String(projectId), '--json', JSON.stringify(settings), '--data', dataDir]);
-  if (r.status !== 0) throw new Error(`journey project settings refused ${JSON.stringify(settings)}: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`journey project settings refused ${JSON.stringify(settings).slice(0, 300)}: ${r.stderr}`);
   return r;
 }
 
@@ -167,22 +167,30 @@ export class Visitor {
 
   // Sends everything queued as one batch. The last queued event is placed
   // lastAgoMs before now; originalTimestamp of each keeps its offset from it.
-  async send({ lastAgoMs = 50 } = {}) {
+  // With base (epoch ms), each event is at base + its offset instead (for a
+  // visitor whose script spans several batches; the server's clock correction
+  // shifts each batch by its own delivery time, a few ms). exact: true sends
+  // Segment's `timestamp` instead, which the server keeps as sent (no shift).
+  async send({ lastAgoMs = 50, base, exact = false } = {}) {
     const batch = this.queue;
     this.queue = [];
     if (!batch.length) return null;
     const maxT = Math.max(...batch.map((m) => m._t));
     const now = Date.now();
-    const base = now - lastAgoMs - maxT;
+    if (base === undefined) base = now - lastAgoMs - maxT;
     const sentAt = new Date(now).toISOString();
     for (const m of batch) {
-      m.originalTimestamp = new Date(base + m._t).toISOString();
-      m.sentAt = sentAt;
+      if (exact) {
+        m.timestamp = new Date(base + m._t).toISOString();
+      } else {
+        m.originalTimestamp = new Date(base + m._t).toISOString();
+        m.sentAt = sentAt;
+      }
       m.at = base + m._t; // kept for the test (not sent)
       delete m._t;
     }
     const wire = batch.map(({ at, ...m }) => m);
-    const res = await this.j.post('/v1/batch', { batch: wire, sentAt }, { key: this.writeKey });
+    const res = await this.j.post('/v1/batch', exact ? { batch: wire } : { batch: wire, sentAt }, { key: this.writeKey });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.accepted, batch.length, res.text);
     this.sent.push(...batch);
@@ -218,11 +226,19 @@ export async function connectLive(j, writeKey, sessionId, opts = {}) {
   const ws = await connectWs(liveUrl(j, writeKey, sessionId), opts);
   assert.equal(ws.status, 101, `live handshake refused: ${ws.responseHead}\n${ws.body ?? ''}`);
   if (!opts.readPaused) {
-    const hello = await ws.next((m) => m.type === 'hello', 10000);
+    const hello = await nextMessage(ws, (m) => m.type === 'hello', 10000, 'hello');
     assert.equal(hello.session_id, sessionId);
     assert.ok(!Number.isNaN(Date.parse(hello.server_time)), `hello.server_time ${hello.server_time}`);
   }
   return ws;
+}
+
+// The first message (past or future) matching pred. Like ws.next(), but
+// polling ws.messages: ws.next() leaves its timeout timer running after it
+// resolves, which holds the test process open for that long.
+export function nextMessage(ws, pred = () => true, timeout = 10000, what = 'WebSocket message') {
+  return waitFor(() => ws.messages.find(pred), { timeout, interval: 10, what })
+    .catch((e) => { throw new Error(`${e.message}; got ${JSON.stringify(ws.messages).slice(0, 2000)}`); });
 }
 
 // Asserts that no message matching pred arrives within ms (absence cannot be
@@ -231,13 +247,21 @@ export async function connectLive(j, writeKey, sessionId, opts = {}) {
 export async function expectNoMessage(ws, pred, ms, what = 'message') {
   const already = ws.messages.find(pred);
   assert.equal(already, undefined, `unexpected ${what}: ${JSON.stringify(already)}`);
-  let got;
+  await sleep(ms);
+  const got = ws.messages.find(pred);
+  assert.equal(got, undefined, `unexpected ${what} within ${ms} ms: ${JSON.stringify(got)}`);
+}
+
+// Resolves with the promise's value, or with `otherwise` after ms (the timer
+// is cleared either way, so it never holds the process open).
+export async function within(promise, ms, otherwise = 'timed out') {
+  let timer;
+  const t = new Promise((r) => { timer = setTimeout(() => r(otherwise), ms); });
   try {
-    got = await ws.next(pred, ms);
-  } catch {
-    return;
+    return await Promise.race([promise, t]);
+  } finally {
+    clearTimeout(timer);
   }
-  assert.fail(`unexpected ${what} within ${ms} ms: ${JSON.stringify(got)}`);
 }
 
 export function close(ws) {
@@ -286,10 +310,17 @@ export function waitSession(j, sessionId, pred, what = 'session row', timeout = 
   return waitFor(() => { const r = sessionRow(j, sessionId); return r && pred(r) && r; }, { timeout, interval: 50, what: `${what} of ${sessionId}` });
 }
 
-// All events of these sessions processed by the engine: the sessions table
-// holds `events` for each (the engine writes the row every flush).
-export function waitProcessed(j, visitor, timeout = TIMEOUT) {
-  return waitSession(j, visitor.sessionId, (r) => r.events === visitor.sent.length, `${visitor.sent.length} events processed`, timeout);
+// Every event the engine was given has been processed (the latency histogram
+// counts processed events, journey_engine_events_total submitted ones), then
+// a grace of a few flush intervals (100 ms) for the writes those events made to
+// be committed: the engine exposes no "writes committed" condition, so this is
+// a bounded wait, used only before asserting that something was NOT stored.
+export async function settle(j, { graceMs = 400, timeout = TIMEOUT } = {}) {
+  await waitFor(async () => {
+    const m = await j.metrics();
+    return (m.get('journey_engine_latency_seconds_count') ?? 0) >= (m.get('journey_engine_events_total') ?? 0);
+  }, { timeout, interval: 50, what: 'engine queues drained' });
+  await sleep(graceMs);
 }
 
 // The exit risk docs/detectors.md defines, from stored signal rows (the latest

@@ -59,6 +59,7 @@ export function createProject(dataDir, name = 'Test') {
 export function sql(dataDir, query) {
   const out = execFileSync('sqlite3', ['-json', path.join(dataDir, 'journey.db'), query], {
     encoding: 'utf8',
+    maxBuffer: 256 << 20,
   });
   return out.trim() ? JSON.parse(out) : [];
 }

@@ -42,9 +42,9 @@ export function connectWs(url, { headers = {}, origin, readPaused = false } = {}
         const found = client.messages.find(pred);
         if (found) return Promise.resolve(found);
         return new Promise((res, rej) => {
-          const w = { pred, res };
+          const w = { pred, res: (m) => { clearTimeout(w.timer); res(m); } };
           client.waiters.push(w);
-          setTimeout(() => {
+          w.timer = setTimeout(() => {
             const i = client.waiters.indexOf(w);
             if (i >= 0) {
               client.waiters.splice(i, 1);
