@@ -17,9 +17,14 @@
  * Minification also renames properties whose name starts with "_" (esbuild mangleProps): the tracker's
  * internal objects use such names, the public API, options and wire format never do.
  * The test web/tracker/test/loader.test.mjs imports trackerBuildOptions() to test this exact bundle.
+ *
+ * Dashboard outputs (web/dashboard/dist/, served at /): Vite builds web/dashboard/ with its
+ * vite.config.mjs (ES modules, one chunk per page, ECharts in a shared chunk); index.html loads only
+ * /assets/*.js and /assets/*.css (the server's CSP allows no inline script or style), which the bundle
+ * step checks. Its size report lists every asset, minified and gzip.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -29,6 +34,7 @@ import { buildDemo } from './demo/build.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TSC = path.join(ROOT, 'node_modules/.bin/tsc');
 const TRACKER = path.join(ROOT, 'web/tracker');
+const DASHBOARD = path.join(ROOT, 'web/dashboard');
 const GZIP_LIMIT_BYTES = 10 * 1024;
 /* Outputs of earlier builds that no longer exist: removed so that nothing stale gets served. */
 const STALE = ['journey-ui.js', 'journey-ui.debug.js', 'journey-ui.debug.js.map'];
@@ -37,6 +43,8 @@ const STEPS = [
     { name: 'tracker:typecheck', run: () => typecheck(TRACKER) },
     { name: 'tracker:bundle', run: bundleTracker },
     { name: 'demo', run: async () => { await buildDemo({ minify: true }); return 'web/demo/dist/ built'; } },
+    { name: 'dashboard:typecheck', run: () => typecheck(DASHBOARD) },
+    { name: 'dashboard:bundle', run: bundleDashboard },
 ];
 
 /* tsc --noEmit -p <project>; throws with tsc's exit status. */
@@ -77,6 +85,29 @@ async function bundleTracker() {
         `${gz} bytes (${kb(gz)}) gzip, limit ${kb(GZIP_LIMIT_BYTES)}`;
     if (gz > GZIP_LIMIT_BYTES) throw new Error(line + ': over the size budget');
     return line;
+}
+
+/* Vite's JS API with web/dashboard/vite.config.mjs; then checks index.html against the CSP and lists sizes. */
+async function bundleDashboard() {
+    const { build: viteBuild } = await import('vite');
+    await viteBuild({ configFile: path.join(DASHBOARD, 'vite.config.mjs'), logLevel: 'warn' });
+    const dist = path.join(DASHBOARD, 'dist');
+    const html = readFileSync(path.join(dist, 'index.html'), 'utf8');
+    const inline = [/<script(?![^>]*\bsrc=)[^>]*>/i, /<style[\s>]/i, /\sstyle=/i, /\son[a-z]+=/i];
+    for (const re of inline) {
+        if (re.test(html)) throw new Error(`web/dashboard/dist/index.html has inline code (${re}): the CSP would refuse it`);
+    }
+    for (const m of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
+        if (!/^\/(assets\/[\w.-]+\.(js|css)|favicon\.svg)$/.test(m[1])) throw new Error(`index.html loads ${m[1]}: only /assets/*.js and /assets/*.css`);
+    }
+    const kb = (n) => (n / 1024).toFixed(1).padStart(6) + ' KB';
+    const rows = readdirSync(path.join(dist, 'assets')).sort().map((f) => {
+        const b = readFileSync(path.join(dist, 'assets', f));
+        return { f, raw: b.length, gz: gzipSync(b, { level: 9 }).length };
+    });
+    const total = rows.reduce((a, r) => ({ raw: a.raw + r.raw, gz: a.gz + r.gz }), { raw: 0, gz: 0 });
+    const lines = rows.map((r) => `    assets/${r.f.padEnd(34)} ${kb(r.raw)} ${kb(r.gz)} gzip`);
+    return `web/dashboard/dist/ built\n${lines.join('\n')}\n    ${'total'.padEnd(41)} ${kb(total.raw)} ${kb(total.gz)} gzip`;
 }
 
 async function main(argv) {
