@@ -15,12 +15,18 @@ export JOURNEY_DATA="$DATA" JOURNEY_LISTEN="$LISTEN"
 keys=$("$BIN" project demo --data "$DATA")
 write_key=$(printf '%s' "$keys" | sed -n 's/.*"write_key":"\([^"]*\)".*/\1/p')
 secret_key=$(printf '%s' "$keys" | sed -n 's/.*"secret_key":"\([^"]*\)".*/\1/p')
+project_id=$(printf '%s' "$keys" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
 
 # A first history, so the dashboards and the model are not empty (once).
 if [ -x "$BIN" ] && "$BIN" simulate --help >/dev/null 2>&1 && [ ! -e "$DATA/.demo-history" ]; then
     echo "Generating a demo history (journey simulate) ..."
     "$BIN" simulate --data "$DATA" --project demo --sessions 3000 --days 14 --seed 1 >/dev/null &&
         touch "$DATA/.demo-history"
+    # ... and an exit-risk model trained on it (the server loads it at start).
+    if [ ! -e "$DATA/models/current.json" ]; then
+        echo "Training the exit-risk model on it (journey train) ..."
+        "$BIN" train --data "$DATA" --project "${project_id:-1}" | sed 's/^/  /' || true
+    fi
 fi
 
 cat <<BANNER

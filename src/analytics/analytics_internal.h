@@ -24,6 +24,7 @@
 struct strdict {
     struct arena strings;
     const char **by_id; /* by_id[0] = NULL */
+    uint32_t *lens;     /* strlen of each */
     double *num;        /* the value as a number, NAN if it is not one */
     uint32_t n, cap;
     uint32_t *slots; /* open addressing: ids */
@@ -101,6 +102,7 @@ struct ax_pending {
     size_t payload_len;
     uint8_t type;
     bool block; /* the first of an allocation holding the pendings after it */
+    size_t block_cap; /* with block: the allocation's size */
     const char *name, *visitor, *session, *path, *device, *browser, *os, *payload;
     char data[];
 };
@@ -120,6 +122,9 @@ struct analytics {
     int64_t loaded_max_row; /* events up to this id came from the history scan */
     atomic_bool ready;
     atomic_uint_fast64_t dropped;
+    /* applied blocks kept for reuse (under qlock): no mmap / page-zeroing churn */
+    struct ax_pending *spare[8];
+    int n_spare;
 
     /* The store-backed part of the live KPIs, refreshed every second by the
      * analytics thread for projects asked about in the last minute, so

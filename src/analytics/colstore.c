@@ -29,6 +29,7 @@ void strdict_init(struct strdict *d)
     arena_init(&d->strings, 65536);
     d->cap = 1024;
     d->by_id = xcalloc(d->cap, sizeof *d->by_id);
+    d->lens = xcalloc(d->cap, sizeof *d->lens);
     d->num = xcalloc(d->cap, sizeof *d->num);
     d->n = 1; /* id 0 = none */
     d->slot_cap = 2048;
@@ -39,6 +40,7 @@ void strdict_free(struct strdict *d)
 {
     arena_free(&d->strings);
     free(d->by_id);
+    free(d->lens);
     free(d->num);
     free(d->slots);
     memset(d, 0, sizeof *d);
@@ -49,8 +51,8 @@ static uint32_t slot_index(const struct strdict *d, const char *s, size_t len)
     uint32_t mask = d->slot_cap - 1;
     uint32_t i = (uint32_t)XXH3_64bits(s, len) & mask;
     while (d->slots[i]) {
-        const char *t = d->by_id[d->slots[i]];
-        if (strlen(t) == len && memcmp(t, s, len) == 0)
+        uint32_t id = d->slots[i];
+        if (d->lens[id] == len && memcmp(d->by_id[id], s, len) == 0)
             break;
         i = (i + 1) & mask;
     }
@@ -76,17 +78,19 @@ uint32_t strdict_intern(struct strdict *d, const char *s, size_t len)
         d->slot_cap *= 2;
         d->slots = xcalloc(d->slot_cap, sizeof *d->slots);
         for (uint32_t id = 1; id < d->n; id++)
-            d->slots[slot_index(d, d->by_id[id], strlen(d->by_id[id]))] = id;
+            d->slots[slot_index(d, d->by_id[id], d->lens[id])] = id;
         i = slot_index(d, s, len);
     }
     if (d->n == d->cap) {
         d->cap *= 2;
         d->by_id = xrealloc(d->by_id, d->cap * sizeof *d->by_id);
+        d->lens = xrealloc(d->lens, d->cap * sizeof *d->lens);
         d->num = xrealloc(d->num, d->cap * sizeof *d->num);
     }
     uint32_t id = d->n++;
     char *copy = arena_strndup(&d->strings, s, len);
     d->by_id[id] = copy;
+    d->lens[id] = (uint32_t)len;
     char *end;
     double v = len ? strtod(copy, &end) : NAN;
     d->num[id] = len && *end == '\0' && isfinite(v) ? v : NAN;
@@ -466,7 +470,20 @@ void analytics_submit(void *arg, const struct store_event *const *events, const 
         plan_pending(events[i], &plans[i]);
         total += plans[i].bytes;
     }
-    char *block = xmalloc(total);
+    char *block = NULL;
+    size_t block_cap = total;
+    pthread_mutex_lock(&a->qlock);
+    for (int i = 0; i < a->n_spare; i++) {
+        if (a->spare[i]->block_cap >= total) {
+            block = (char *)a->spare[i];
+            block_cap = a->spare[i]->block_cap;
+            a->spare[i] = a->spare[--a->n_spare];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->qlock);
+    if (!block)
+        block = xmalloc(total);
     struct ax_pending *head = NULL, *tail = NULL;
     char *o = block;
     for (size_t i = 0; i < k; i++) {
@@ -479,6 +496,7 @@ void analytics_submit(void *arg, const struct store_event *const *events, const 
         tail = e;
     }
     head->block = true; /* the first of the block owns the memory */
+    head->block_cap = block_cap;
     if (plans != stack_plans)
         free(plans);
     pthread_mutex_lock(&a->qlock);
@@ -493,19 +511,33 @@ void analytics_submit(void *arg, const struct store_event *const *events, const 
     pthread_mutex_unlock(&a->qlock);
 }
 
-/* Frees a list of pending events made by analytics_submit (blocks). */
-static void free_pending_list(struct ax_pending *list)
+/* A block back to the spares (or freed when there are enough). */
+static void release_block(struct analytics *a, struct ax_pending *block)
+{
+    if (!block)
+        return;
+    pthread_mutex_lock(&a->qlock);
+    if (a->n_spare < (int)ARRAY_LEN(a->spare) && block->block_cap <= (8u << 20)) {
+        a->spare[a->n_spare++] = block;
+        block = NULL;
+    }
+    pthread_mutex_unlock(&a->qlock);
+    free(block);
+}
+
+/* Releases a list of pending events made by analytics_submit (blocks). */
+static void free_pending_list(struct analytics *a, struct ax_pending *list)
 {
     struct ax_pending *block = NULL;
     while (list) {
         struct ax_pending *next = list->next;
         if (list->block) {
-            free(block); /* the previous block: nothing in it is read any more */
+            release_block(a, block); /* the previous block: nothing in it is read any more */
             block = list;
         }
         list = next;
     }
-    free(block);
+    release_block(a, block);
 }
 
 struct load_ctx {
@@ -687,7 +719,7 @@ static void *analytics_main(void *arg)
         }
         prune_active(a);
         pthread_rwlock_unlock(&a->lock);
-        free_pending_list(list);
+        free_pending_list(a, list);
         live_refresh(a, false);
         pthread_mutex_lock(&a->qlock);
         a->applied += n;
@@ -776,8 +808,11 @@ void analytics_free(struct analytics *a)
     pthread_mutex_unlock(&a->qlock);
     if (a->running)
         pthread_join(a->thread, NULL);
-    free_pending_list(a->head);
+    free_pending_list(a, a->head);
     a->head = a->tail = NULL;
+    for (int i = 0; i < a->n_spare; i++)
+        free(a->spare[i]);
+    a->n_spare = 0;
     for (int i = 0; i < a->n_projects; i++)
         project_free(a->projects[i]);
     free(a->projects);

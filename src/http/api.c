@@ -30,6 +30,7 @@ typedef enum MHD_Result (*api_fn)(struct api_call *c);
 static enum MHD_Result get_project(struct api_call *c);
 static enum MHD_Result get_settings(struct api_call *c);
 static enum MHD_Result put_settings(struct api_call *c);
+static enum MHD_Result get_effective_settings(struct api_call *c);
 static enum MHD_Result get_model(struct api_call *c);
 static enum MHD_Result reload_model(struct api_call *c);
 static enum MHD_Result kpis_live(struct api_call *c);
@@ -57,6 +58,7 @@ static const struct {
     {M_GET, "/api/v1/project", get_project},
     {M_GET, "/api/v1/settings", get_settings},
     {M_PUT, "/api/v1/settings", put_settings},
+    {M_GET, "/api/v1/settings/effective", get_effective_settings},
     {M_GET, "/api/v1/model", get_model},
     {M_POST, "/api/v1/model/reload", reload_model},
     {M_GET, "/api/v1/kpis/live", kpis_live},
@@ -108,6 +110,37 @@ static enum MHD_Result get_settings(struct api_call *c)
     struct buf out = BUF_INIT;
     buf_puts(&out, p.settings_json);
     store_project_clear(&p);
+    return http_respond(c->req, 200, &out, 0);
+}
+
+/* The settings in effect: the defaults (docs/policy.md) with every member the
+ * project set replacing the default's. */
+static enum MHD_Result get_effective_settings(struct api_call *c)
+{
+    struct store_project p;
+    if (store_project_by_id(c->req->srv->deps.store, c->project_id, &p) != 1)
+        return http_respond_error(c->req, 404, "not_found", "project not found");
+    struct buf defaults = BUF_INIT;
+    engine_default_settings(&defaults);
+    cJSON *eff = cJSON_ParseWithLength(defaults.data, defaults.len);
+    cJSON *own = cJSON_Parse(p.settings_json ? p.settings_json : "{}");
+    buf_free(&defaults);
+    store_project_clear(&p);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, own)
+    {
+        cJSON *copy = cJSON_Duplicate(m, true);
+        if (cJSON_GetObjectItemCaseSensitive(eff, m->string))
+            cJSON_ReplaceItemInObjectCaseSensitive(eff, m->string, copy);
+        else
+            cJSON_AddItemToObject(eff, m->string, copy);
+    }
+    char *text = cJSON_PrintUnformatted(eff);
+    struct buf out = BUF_INIT;
+    buf_puts(&out, text ? text : "{}");
+    cJSON_free(text);
+    cJSON_Delete(eff);
+    cJSON_Delete(own);
     return http_respond(c->req, 200, &out, 0);
 }
 

@@ -461,6 +461,19 @@ describe('KPIs and access', () => {
     }
   });
 
+  test('the settings in effect fill every default around what the project set', async () => {
+    const put = await fetch(`${j.url}/api/v1/settings`, {
+      method: 'PUT', headers: { Authorization: `Bearer ${secret}` }, body: JSON.stringify({ holdout_pct: 25 }),
+    });
+    assert.equal(put.status, 200);
+    const stored = await api('GET', '/api/v1/settings');
+    assert.deepEqual(stored.json, { holdout_pct: 25 });
+    const eff = await api('GET', '/api/v1/settings/effective');
+    assert.equal(eff.json.holdout_pct, 25);
+    assert.deepEqual(eff.json.rules.map((r) => r.name), ['high-risk', 'many-signals']);
+    assert.equal(eff.json.intervention_ttl, '2m');
+  });
+
   test('segments compared', async () => {
     const r = await api('POST', '/api/v1/segments/compare', {
       from: FROM, to: TO,

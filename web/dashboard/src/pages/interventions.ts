@@ -2,7 +2,7 @@
  * Interventions: what the engine decided and what visitors did with it (totals), whether showing the help made a
  * difference (conversion of treated sessions minus the randomised holdout's, with its 95% interval and p-value,
  * overall, by rule and by action type: GET /api/v1/interventions/report), and the rules in force (read-only,
- * from /api/v1/settings).
+ * from /api/v1/settings/effective).
  */
 import { getJson, type Query } from '../api';
 import { Chart, COLORS, MUTED, axisLabel, splitLine, tip } from '../charts';
@@ -34,7 +34,7 @@ export default function interventions(ctx: PageContext): void {
         const r = await getJson<InterventionReport>('/api/v1/interventions/report', query, ctx.signal);
         return renderReport(ctx, r, query);
     }, 'Loading the intervention report…');
-    void into(rules, ctx.signal, async () => renderRules(await getJson<Settings>('/api/v1/settings', undefined, ctx.signal)), 'Loading the rules…');
+    void into(rules, ctx.signal, async () => renderRules(await getJson<Settings>('/api/v1/settings/effective', undefined, ctx.signal)), 'Loading the rules…');
 }
 
 function renderReport(ctx: PageContext, r: InterventionReport, query: Query): HTMLElement[] {
@@ -198,17 +198,10 @@ function when(w: unknown): string {
     return parts.join(' and ') || 'always';
 }
 
-/* docs/policy.md: the rules that apply when the settings leave "rules" out. */
-const DEFAULT_MESSAGE = 'It looks like {{field|this page}} is giving you trouble. Would you like to chat with someone who can help?';
-const DEFAULT_RULES: Rule[] = [
-    { name: 'high-risk', when: { risk_gte: 75 }, action: { type: 'live_chat_offer', title: 'Need help?', message: DEFAULT_MESSAGE } },
-    { name: 'many-signals', when: { signals: { count_gte: 4, score_gte: 70 } }, action: { type: 'live_chat_offer', title: 'Need help?', message: DEFAULT_MESSAGE } },
-];
-
 function renderRules(s: Settings): HTMLElement[] {
-    const rules: Rule[] = s.rules ?? DEFAULT_RULES;
+    /* the settings in effect: the server fills in every default (GET /api/v1/settings/effective) */
+    const rules: Rule[] = s.rules ?? [];
     const out: HTMLElement[] = [];
-    if (!s.rules) out.push(h('p', { class: 'hint' }, 'The project uses the default rules:'));
     if (!rules.length) out.push(emptyState('No rules: no intervention is ever offered', 'Add rules to the project settings.'));
     else {
         out.push(h('ol', { class: 'rules' }, rules.map((r) => h('li', { class: 'rule' },
