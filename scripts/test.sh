@@ -3,7 +3,8 @@
 #
 #   1. unit tests (cmocka), debug build
 #   2. integration tests: the real server on loopback, real HTTP clients and SDKs (node --test)
-#   3. browser tests, when present (tests/e2e, real Chromium via playwright-core)
+#   3. the web parts built (node web/build.mjs), their unit tests, and the browser tests
+#      (tests/e2e, real Chromium via playwright-core)
 #   4. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #
 # Each suite's TAP output is kept in build/test-logs/. Exit status is non-zero if
@@ -79,6 +80,12 @@ run_node() {
 run_unit debug
 
 export JOURNEY_BIN="$PWD/build/debug/journey"
+echo "== web build (tracker, demo, dashboard)"
+if ! node web/build.mjs >"$LOGDIR/web-build.log" 2>&1; then
+    tail -40 "$LOGDIR/web-build.log"
+    broken+=("web build")
+fi
+export E2E_SKIP_BUILD=1 # built just now
 run_node integration tests/integration/*.test.mjs
 if compgen -G "web/tracker/test/*.test.mjs" >/dev/null; then
     run_node tracker web/tracker/test/*.test.mjs

@@ -116,6 +116,7 @@ void detect_all(struct detect_ctx *c, struct session *s, const struct engine_eve
         break;
     case EV_FIELD_CHANGE:
         detect_field_thrash(c, s, e);
+        detect_calc_retry(c, s, e);
         break;
     case EV_FORM_SUBMIT:
         detect_calc_retry(c, s, e);

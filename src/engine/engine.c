@@ -1026,6 +1026,7 @@ static struct engine_event *copy_event(const struct store_event *r, int64_t id)
     e->id = id;
     e->project_id = r->project_id;
     e->ts = r->timestamp;
+    e->client_ts = r->original_timestamp > 0 ? r->original_timestamp : r->timestamp;
     e->received_at = r->received_at;
     e->kind = engine_event_kind(r->type, r->event);
     return e;

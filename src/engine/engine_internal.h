@@ -59,6 +59,8 @@ struct engine_event {
     int64_t id;
     int64_t project_id;
     int64_t ts;          /* corrected event time, ms */
+    int64_t client_ts;   /* the browser's own clock (originalTimestamp), else ts: orders one
+                            session's events when two requests arrive out of order */
     int64_t received_at;
     uint64_t enqueued_ns;
     enum ev_kind kind;
@@ -208,6 +210,8 @@ struct form_rec {
     int16_t submits;
     int16_t retries; /* submits after which fields changed */
     int16_t changes_since_submit;
+    int64_t last_submit_client_ts;
+    bool unchanged_fail; /* the last submit failed with no change seen since the one before */
     bool started;
     bool succeeded;
     uint8_t retry_level;

@@ -65,6 +65,7 @@ void engine_offline_event(struct engine_offline *o, const struct store_event *r,
     e->id = id;
     e->project_id = r->project_id;
     e->ts = r->timestamp;
+    e->client_ts = r->original_timestamp > 0 ? r->original_timestamp : r->timestamp;
     e->received_at = r->received_at;
     e->session_id = r->session_id;
     e->anonymous_id = r->anonymous_id;

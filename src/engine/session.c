@@ -287,7 +287,11 @@ void session_apply_event(struct session *s, const struct engine_event *e,
         struct form_rec *fr = session_form(s, e->form, true);
         if (fr) {
             fr->started = true;
-            fr->changes_since_submit++;
+            /* A change made before the latest submit (its request arrived
+             * after the submit's) belongs to the interval before it:
+             * detect_calc_retry has counted it there. */
+            if (!(fr->last_submit_client_ts && e->client_ts < fr->last_submit_client_ts))
+                fr->changes_since_submit++;
         }
         if (!e->has_valid || e->valid)
             s->last_progress_ts = e->ts;
@@ -306,6 +310,8 @@ void session_apply_event(struct session *s, const struct engine_event *e,
             bool ok = e->has_valid && e->valid;
             if (fr->submits > 0 && fr->changes_since_submit > 0 && !ok)
                 fr->retries++;
+            fr->unchanged_fail = fr->submits > 0 && fr->changes_since_submit == 0 && !ok;
+            fr->last_submit_client_ts = e->client_ts;
             fr->submits++;
             fr->changes_since_submit = 0;
             fr->started = true;

@@ -19,6 +19,7 @@ struct fx {
     struct signal sigs[16];
     int n; /* signals of the last event */
     int64_t t;
+    int64_t client_t; /* when set: the next event's browser time (out-of-order arrival) */
 };
 
 static int setup(void **state)
@@ -59,6 +60,7 @@ static int feed(struct fx *f, int64_t dt, const char *type, const char *name, co
     e->project_id = 1;
     e->id = f->t;
     e->ts = f->t;
+    e->client_ts = f->client_t ? f->client_t : f->t;
     e->session_id = "s1";
     e->anonymous_id = "a1";
     e->path = path;
@@ -202,6 +204,30 @@ static void test_calculator_retry(void **state)
     /* A valid result is progress: no signal. */
     TRACK(f, 1000, "$field_change", chg);
     assert_int_equal(TRACK(f, 1000, "$form_submit", "{\"form\":\"loan\",\"valid\":true}"), 0);
+}
+
+/* The submit's request overtakes the request carrying the changes made
+ * before it (both sent at once by the tracker): still a retry. */
+static void test_calculator_retry_out_of_order(void **state)
+{
+    struct fx *f = *state;
+    PAGE(f, 0, "/calc");
+    const char *chg = "{\"form\":\"loan\",\"field\":\"income\",\"length\":4}";
+    const char *bad = "{\"form\":\"loan\",\"valid\":false}";
+    TRACK(f, 1000, "$field_change", chg);
+    TRACK(f, 1000, "$form_submit", bad);
+    TRACK(f, 1000, "$field_change", chg);
+    TRACK(f, 1000, "$form_submit", bad);
+    /* third attempt: the submit (browser time T) arrives before its change (T - 300 ms) */
+    int64_t submit_at = f->t + 1000;
+    f->client_t = submit_at;
+    assert_int_equal(TRACK(f, 1000, "$form_submit", bad), 0);
+    f->client_t = submit_at - 300;
+    TRACK(f, 5, "$field_change", chg);
+    f->client_t = 0;
+    expect(f, SIG_CALC_RETRY, 70);
+    /* and the late change does not count again for the next submit */
+    assert_int_equal(TRACK(f, 1000, "$form_submit", bad), 0);
 }
 
 static void test_comparison_shopper_is_not_flagged(void **state)
@@ -434,7 +460,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_rage_click),          T(test_dead_click),
         T(test_error_click),         T(test_form_errors),
-        T(test_field_thrash),        T(test_calculator_retry),
+        T(test_field_thrash),        T(test_calculator_retry), T(test_calculator_retry_out_of_order),
         T(test_comparison_shopper_is_not_flagged), T(test_form_abandon),
         T(test_navigation),          T(test_quick_back_uses_page_history),
         T(test_scroll_thrash),       T(test_long_dwell),

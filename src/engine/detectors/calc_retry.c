@@ -9,19 +9,18 @@
  *
  * Score: 70 when the attempts reach calc_retry_submits (3: the first submit
  * plus two retries), 80 at 4, 90 from 5.
+ *
+ * Order: the tracker sends an interaction at once, even while an earlier
+ * request is on its way, so a submit can be stored before the field changes
+ * that came before it (they travel with the click that preceded the submit).
+ * A change whose browser time is before the form's last submit, when that
+ * submit failed with no change seen, makes that submit a retry after all.
  */
 #include "engine/engine_internal.h"
 
-void detect_calc_retry(struct detect_ctx *c, struct session *s, const struct engine_event *e)
+static void emit_level(struct detect_ctx *c, struct session *s, struct form_rec *f,
+                       const struct engine_event *e, int attempts)
 {
-    struct form_rec *f = session_form(s, e->form, true);
-    if (!f)
-        return;
-    bool ok = e->has_valid && e->valid;
-    bool retry = f->submits > 0 && f->changes_since_submit > 0 && !ok;
-    if (!retry)
-        return;
-    int attempts = f->retries + 2; /* the first submit and this one */
     int first = c->params->calc_retry_submits;
     int level = attempts >= first + 2 ? 3 : attempts >= first + 1 ? 2 : attempts >= first ? 1 : 0;
     if (level <= f->retry_level)
@@ -31,4 +30,26 @@ void detect_calc_retry(struct detect_ctx *c, struct session *s, const struct eng
     char form[100];
     detect_emit(c, s, SIG_CALC_RETRY, scores[level], e->ts, e->id,
                 "\"form\":%s,\"attempts\":%d", JS(form, e->form), attempts);
+}
+
+void detect_calc_retry(struct detect_ctx *c, struct session *s, const struct engine_event *e)
+{
+    if (e->kind == EV_FIELD_CHANGE) {
+        struct form_rec *f = session_form(s, e->form, false);
+        if (!f || !f->unchanged_fail || e->client_ts >= f->last_submit_client_ts)
+            return;
+        /* a late change: the last submit was a retry after all */
+        f->unchanged_fail = false;
+        f->retries++;
+        emit_level(c, s, f, e, f->retries + 1);
+        return;
+    }
+    struct form_rec *f = session_form(s, e->form, true);
+    if (!f)
+        return;
+    bool ok = e->has_valid && e->valid;
+    bool retry = f->submits > 0 && f->changes_since_submit > 0 && !ok;
+    if (!retry)
+        return;
+    emit_level(c, s, f, e, f->retries + 2); /* the first submit and this one */
 }

@@ -19,7 +19,7 @@
 // of a visit.
 //
 // Processes are ended by the PID we started (Server.stop), never by name.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { ROOT, Server, makeDataDir, waitFor, sleep, sqlString } from '../../integration/lib/journey.mjs';
@@ -308,4 +308,4 @@ export async function struggle(v, values) {
   await rageClickApplyNow(v.page);
 }
 
-export { sleep, waitFor, sqlString, mkdirSync };
+export { sleep, waitFor, sqlString };
