@@ -683,12 +683,15 @@ int report_videos(struct analytics *a, int64_t project_id, const struct report_p
     if (n)
         count_pageviews(p, list, n, sums, &f, a->paths.n);
     if (fmt == REPORT_CSV) {
-        buf_puts(out, "id,title,duration_seconds,plays,page_views,play_rate,unique_viewers,"
-                      "average_share_viewed,completions,completion_rate,watch_seconds_total\r\n");
+        buf_puts(out, "id,title,src,duration_seconds,plays,page_views,play_rate,unique_viewers,"
+                      "average_share_viewed,completions,completion_rate,watch_seconds_total,"
+                      "watch_seconds_average\r\n");
         for (int k = 0; k < n; k++) {
             csv_field(out, list[k]->id);
             buf_putc(out, ',');
             csv_field(out, list[k]->title);
+            buf_putc(out, ',');
+            csv_field(out, list[k]->src);
             buf_putc(out, ',');
             csv_double(out, list[k]->duration);
             buf_printf(out, ",%lld,%lld,", (long long)sums[k].views, (long long)sums[k].pageviews);
@@ -700,6 +703,9 @@ int report_videos(struct analytics *a, int64_t project_id, const struct report_p
             csv_ratio(out, sums[k].completed, sums[k].views);
             buf_putc(out, ',');
             csv_double(out, round(sums[k].wall_s * 10) / 10);
+            buf_putc(out, ',');
+            if (sums[k].views)
+                csv_double(out, round(sums[k].wall_s / (double)sums[k].views * 10) / 10);
             buf_puts(out, "\r\n");
         }
     } else {
@@ -853,7 +859,9 @@ int report_video(struct analytics *a, int64_t project_id, const char *video_id,
             cover(skipped, S, r->fwd[2 * k], r->fwd[2 * k + 1]);
         for (uint32_t k = 0; k < r->n_pause; k++) {
             int s = (int)r->pause[k];
-            if (s >= 0 && s < S)
+            if (s >= S) /* a pause at the very end belongs to the last second */
+                s = S - 1;
+            if (s >= 0)
                 pauses[s]++;
         }
         for (uint32_t k = 0; k < r->n_rates; k++) {
@@ -943,7 +951,7 @@ int report_video(struct analytics *a, int64_t project_id, const char *video_id,
             for (int k = best + 1; k <= best + W && k < S; k++)
                 if (watched[k - 1] - watched[k] > watched[at - 1] - watched[at])
                     at = k;
-            moments[n_moments++] = (struct moment){"dip", best, best + W, at,
+            moments[n_moments++] = (struct moment){"dip", best, best + W + 1, at,
                                                    (double)drops[best] / (double)views};
             s = e + 1;
         }
@@ -1177,11 +1185,13 @@ int report_video_views(struct analytics *a, int64_t project_id, const char *vide
                       "backward_seeks\r\n");
     else
         buf_puts(out, "{\"views\":[");
-    int64_t shown = 0;
-    for (size_t i = video->n_views; i-- > 0 && shown < limit;) {
+    int64_t shown = 0, total = 0;
+    for (size_t i = video->n_views; i-- > 0;) {
         const struct ax_view *v = &vs->views[video->views[i]];
         if (!view_in(v, &f) || !v->res)
             continue;
+        if (++total > limit)
+            continue; /* counted for the total only */
         const struct vresult *r = v->res;
         const char *session = strdict_get(&p->session_ids, v->session);
         const char *visitor = strdict_get(&p->visitor_ids, v->visitor);
@@ -1265,7 +1275,7 @@ int report_video_views(struct analytics *a, int64_t project_id, const char *vide
         shown++;
     }
     if (fmt == REPORT_JSON)
-        buf_puts(out, "]}");
+        buf_printf(out, "],\"total\":%lld}", (long long)total);
     pthread_rwlock_unlock(&a->lock);
     segment_free(f.sg);
     return 0;

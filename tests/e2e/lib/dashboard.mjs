@@ -149,6 +149,23 @@ export async function expectCanvas(page, scope = 'main', { timeout = 15000 } = {
   return box;
 }
 
+// Every chart canvas inside scope, and how much of it is painted: [{ label, width, height, painted }] where
+// painted is the share of its pixels that are not transparent (ECharts draws on a transparent canvas, so an
+// empty chart is ~0 and a drawn one well above 1%). Call once the charts are drawn (reducedMotion: no animation).
+export async function paintedCharts(page, scope = 'main') {
+  return page.locator(`${scope} .chart`).evaluateAll((charts) => charts.map((chart) => {
+    const canvas = chart.querySelector('canvas');
+    const out = { label: chart.getAttribute('aria-label') ?? '', width: canvas?.width ?? 0, height: canvas?.height ?? 0, painted: 0 };
+    const g = canvas?.getContext('2d');
+    if (!g || !out.width || !out.height) return out;
+    const px = g.getImageData(0, 0, out.width, out.height).data;
+    let n = 0;
+    for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+    out.painted = n / (out.width * out.height);
+    return out;
+  }));
+}
+
 // Waits until no report is loading any more (every aria-busy region done) and the network is quiet.
 export async function settled(page, { timeout = 15000 } = {}) {
   await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]') && !document.querySelector('.state-loading'), null, { timeout });

@@ -9,7 +9,9 @@
 // back), comparison shoppers (several valid quotes) and confused navigators (rage and dead clicks on the
 // disabled "Apply now", rapid navigation). A quarter of the sessions are returning visitors (for retention);
 // `recent` sessions start in the last 25 minutes (for the live view's struggling feed). Converted sessions end
-// on /demo/thanks.html, the demo's goal.
+// on /demo/thanks.html, the demo's goal. Some visitors of the home page play the explainer video
+// (`loan-explainer`, 60 s: docs/video.md), drawn from a random stream of its own: the other messages keep their
+// content (those after a viewing come later by its length).
 //
 // badMessages() is a batch whose messages the server must dead-letter (missing event, bad timestamp, wrong
 // property type), for the dead-letter page.
@@ -61,7 +63,7 @@ function uuid(rnd) {
 }
 
 // One session as a list of messages. t0: start (ms). Returns { messages, converted }.
-function session(rnd, { visitor, device, referrer, persona, t0, index }) {
+function session(rnd, { visitor, device, referrer, persona, t0, index, vrnd }) {
   const sid = `${t0}-${hex(rnd, 8)}`;
   const messages = [];
   let t = t0;
@@ -106,10 +108,51 @@ function session(rnd, { visitor, device, referrer, persona, t0, index }) {
     view('/demo/thanks.html');
     messages.push(base({ type: 'identify', userId: `user-${index}`, traits: { plan: rnd() < 0.3 ? 'pro' : 'basic' }, context: ctx(page) }));
   };
+  // The explainer as journey.js reports it: play, a heartbeat every 5 s of wall time while it plays, maybe a
+  // forward skip at 6 s and 2x from 10 s, a pause where the viewer stops (and `ended` at the end).
+  const watch = () => {
+    const stop = [12, 25, 40, 60][Math.floor(vrnd() * 4)];
+    let skipAt = stop >= 40 && vrnd() < 0.3 ? 6 : Infinity; // to 20
+    const fast = vrnd() < 0.25;
+    let pos = 0;
+    let rate = 1;
+    let beat = 5; // wall seconds to the next heartbeat
+    const ev = (event, extra = {}) => messages.push(base({ type: 'track', event, context: ctx(page),
+      properties: { video_id: 'loan-explainer', src: `${HOST}/demo/media/explainer.webm`, title: 'How our loans work', duration: 60, position: Math.round(pos * 1000) / 1000, rate, ...extra } }));
+    t += 1500 + Math.round(vrnd() * 3000);
+    ev('$video_play');
+    for (;;) {
+      const next = Math.min(stop, skipAt, fast && rate === 1 ? Math.max(10, pos) : Infinity);
+      const dt = Math.min(beat, (next - pos) / rate);
+      t += Math.round(dt * 1000);
+      pos += dt * rate;
+      beat -= dt;
+      if (beat <= 1e-9) {
+        beat = 5;
+        if (pos < stop - 1e-9) {
+          ev('$video_heartbeat');
+          continue;
+        }
+      }
+      if (pos >= stop - 1e-9) break;
+      if (pos >= skipAt - 1e-9) {
+        ev('$video_seeked', { from: Math.round(pos * 1000) / 1000, to: 20, position: 20 });
+        pos = 20;
+        skipAt = Infinity;
+      } else {
+        rate = 2;
+        ev('$video_ratechange');
+      }
+    }
+    pos = stop;
+    ev('$video_pause');
+    if (stop >= 60) ev('$video_ended');
+  };
   const amount = [5000, 8000, 12000, 15000, 25000, 40000][Math.floor(rnd() * 6)];
   let converted = false;
   const entry = rnd() < 0.7 ? '/demo/' : '/demo/calculator.html';
   view(entry);
+  if (vrnd && entry === '/demo/' && persona !== 'struggler' && vrnd() < 0.35) watch();
   switch (persona) {
     case 'bouncer':
       track('$scroll', { depth: 25, y: 600, direction: 'down', reversals: 0 }, 3000, 20000);
@@ -153,6 +196,7 @@ function session(rnd, { visitor, device, referrer, persona, t0, index }) {
 // Returns { batches: [[msg...]...], sessions: [{sessionId, converted, persona}], messages: n }.
 export function syntheticTraffic({ sessions = 300, days = 14, seed = 1, recent = 12, now = Date.now(), batchSize = 400 } = {}) {
   const rnd = mulberry32(seed);
+  const vrnd = mulberry32(seed ^ 0x5eed);
   const visitors = [];
   const all = [];
   const out = [];
@@ -169,7 +213,7 @@ export function syntheticTraffic({ sessions = 300, days = 14, seed = 1, recent =
     const referrer = pick(rnd, REFERRERS);
     const persona = isRecent && i % 2 === 0 ? 'struggler'
       : pick(rnd, [['bouncer', 0.2], ['decisive', 0.2], ['struggler', 0.25], ['comparer', 0.2], ['confused', 0.15]]);
-    const s = session(rnd, { visitor, device, referrer, persona, t0, index: i });
+    const s = session(rnd, { visitor, device, referrer, persona, t0, index: i, vrnd: isRecent ? null : vrnd });
     out.push({ sessionId: s.sessionId, converted: s.converted, persona, start: t0 });
     all.push(...s.messages);
   }

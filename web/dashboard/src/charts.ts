@@ -12,14 +12,14 @@
  */
 import * as echarts from 'echarts/core';
 import { BarChart, CustomChart, HeatmapChart, LineChart, SankeyChart, ScatterChart } from 'echarts/charts';
-import { AxisPointerComponent, GridComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
+import { AxisPointerComponent, GridComponent, MarkAreaComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
 import type { EChartsCoreOption, ECharts } from 'echarts/core';
 import { h } from './dom';
 
 echarts.use([
     BarChart, CustomChart, HeatmapChart, LineChart, SankeyChart, ScatterChart,
-    AxisPointerComponent, GridComponent, MarkLineComponent, TooltipComponent,
+    AxisPointerComponent, GridComponent, MarkAreaComponent, MarkLineComponent, TooltipComponent,
     CanvasRenderer,
 ]);
 

@@ -53,6 +53,15 @@ export function duration(seconds: unknown): string {
     return `${Math.round(hrs / 24)}d`;
 }
 
+/* A position in a video (media seconds) as a player shows it: 0:07, 1:05, 1:02:03. */
+export function clock(seconds: unknown): string {
+    if (!ok(seconds)) return DASH;
+    const s = Math.max(0, Math.floor(seconds));
+    const mm = Math.floor((s % 3600) / 60);
+    const ss = String(s % 60).padStart(2, '0');
+    return s >= 3600 ? `${Math.floor(s / 3600)}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+}
+
 function toDate(t: unknown): Date | null {
     if (typeof t !== 'string' && typeof t !== 'number') return null;
     const d = new Date(t);

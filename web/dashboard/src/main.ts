@@ -40,7 +40,7 @@ const ROUTES: Route[] = [
     { path: '/interventions', title: 'Interventions', icon: 'interventions', nav: true, range: true, segment: true, load: () => import('./pages/interventions') },
     { path: '/model', title: 'Model', icon: 'model', nav: true, range: false, segment: false, load: () => import('./pages/model') },
     { path: '/deadletters', title: 'Dead letters', icon: 'deadletters', nav: true, range: false, segment: false, load: () => import('./pages/deadletters') },
-    { path: '/videos', title: 'Video', icon: 'videos', nav: true, range: false, segment: false, load: () => import('./pages/videos') },
+    { path: '/videos', title: 'Video', icon: 'videos', nav: true, range: true, segment: true, load: () => import('./pages/videos') },
 ];
 
 const app = document.getElementById('app') as HTMLElement;

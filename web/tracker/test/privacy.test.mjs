@@ -131,3 +131,15 @@ test('native invalid events never carry the browser\'s message: it can quote wha
     assert.equal(invalid[2].message, 'Use your work address '.repeat(20).slice(0, 200), 'the site\'s own text, max 200');
     assert.ok(!JSON.stringify([env.net.calls, env.beacons]).includes('sam@'));
 });
+
+test('a click on a <video> or <audio> sends no text (their fallback content is not what the page shows)', async () => {
+    const html = `<body><video id="v">Your browser cannot play this video.</video>
+        <audio id="a">No audio here.</audio></body>`;
+    const { env, win, doc, clock } = await start({ html, load: { live: false } });
+    click(win, doc.getElementById('v'));
+    click(win, doc.getElementById('a'));
+    await clock.tick(2000);
+    const clicks = tracks(env, '$click');
+    assert.equal(clicks.length, 2);
+    assert.ok(clicks.every((m) => m.properties.text === ''), JSON.stringify(clicks.map((m) => m.properties.text)));
+});

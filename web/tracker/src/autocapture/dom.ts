@@ -18,7 +18,7 @@ const INTERACTIVE = 'input,textarea,select,label,a,button,summary,[role=button],
 export const MASK = '[data-journey-mask]';
 
 export const attr = (el: Element, name: string): string | null => el.getAttribute(name);
-const NO_TEXT = 'input,textarea,select,option,[contenteditable],script,style,noscript,template';
+const NO_TEXT = 'input,textarea,select,option,[contenteditable],script,style,noscript,template,video,audio';
 const TEXT_MAX = 60;
 
 export type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
