@@ -319,3 +319,33 @@ test('$visibility on visibilitychange', async () => {
     await clock.tick(1000);
     assert.deepEqual(props(env, '$visibility'), [{ state: 'hidden' }, { state: 'visible' }]);
 });
+
+test('a click on a <label> is one $click: the click the browser forwards to its control is not reported', async () => {
+    const html = `<body><label for="c" id="l">I agree</label><input type="checkbox" id="c">
+        <label id="wrap">Wrapped <input type="checkbox" id="w"></label></body>`;
+    const { env, win, doc, clock } = await start({ html, load: { live: false } });
+    doc.getElementById('l').click();
+    doc.getElementById('wrap').click();
+    await clock.tick(10);
+    doc.getElementById('c').click(); /* the box itself, a moment later: a click of its own */
+    await clock.tick(2000);
+    assert.equal(doc.getElementById('c').checked, false, 'jsdom forwarded the label click (checked, then unchecked)');
+    const clicks = tracks(env, '$click').map((m) => m.properties.selector);
+    assert.deepEqual(clicks, ['#l', '#wrap', '#c']);
+});
+
+test('no $dead_click when the click moves the focus elsewhere or scrolls the page; focusing itself is not enough', async () => {
+    const html = `<body><button id="go">Fix it</button><input id="field">
+        <button id="self">Nothing</button><button id="scroll">Down</button></body>`;
+    const { env, win, doc, clock } = await start({ html, load: { live: false } });
+    doc.getElementById('go').addEventListener('click', () => doc.getElementById('field').focus());
+    doc.getElementById('scroll').addEventListener('click', () => win.dispatchEvent(new win.Event('scroll')));
+    for (const id of ['go', 'self', 'scroll']) {
+        const el = doc.getElementById(id);
+        el.focus(); /* a real click focuses the button itself */
+        click(win, el);
+        await clock.tick(1500);
+    }
+    const dead = tracks(env, '$dead_click').map((m) => m.properties.selector);
+    assert.deepEqual(dead, ['#self']);
+});

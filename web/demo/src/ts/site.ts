@@ -5,10 +5,12 @@
  * own form, found by id:
  *   #loan-calculator  calculator.html  (calculator.ts)
  *   #application      apply.html       (application.ts)
+ *   #adviser-check    faq.html         (adviser.ts: the slow-but-working button)
  * Other pages need no script of their own: the tracker autocaptures clicks,
  * scrolls, page views and the explainer video.
  */
 
+import { initAdviserCheck } from './adviser';
 import { initApplication } from './application';
 import { initCalculator } from './calculator';
 import { openChat } from './chat';
@@ -19,6 +21,9 @@ function init(): void {
     if (calculator instanceof HTMLFormElement) initCalculator(calculator);
     const application = document.getElementById('application');
     if (application instanceof HTMLFormElement) initApplication(application);
+    const adviser = document.getElementById('adviser-check');
+    const adviserStatus = document.getElementById('adviser-status');
+    if (adviser instanceof HTMLButtonElement && adviserStatus) initAdviserCheck(adviser, adviserStatus);
 
     onJourney('chat', () => openChat());
     void startJourney();

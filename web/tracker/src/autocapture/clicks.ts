@@ -10,7 +10,12 @@
  *   - any network request the page starts (window.fetch and XMLHttpRequest.prototype.send are
  *     wrapped; the tracker's own requests use the fetch captured in env.ts, so they do not count),
  *   - navigation: a new page view (SPA), pagehide, the page being hidden (a new tab opened), and a
- *     form submit the site did not cancel.
+ *     form submit the site did not cancel,
+ *   - the page scrolling, or focus moving to an element outside the clicked one (an error summary's
+ *     link that takes you to its field: the demo's measurement, docs/detectors.md, found these
+ *     were most of the 1 s rule's false positives).
+ * A click on a <label> makes the browser click its control too: that second click is not a click of
+ * the visitor's, and is not reported (it would double every label click and fake rage clicks).
  * 1000 ms after a click, if the counter has not moved since the click, a $dead_click goes out (a
  * counter, not a timestamp: something in the same millisecond as the click still counts, something
  * just before it does not). Not checked:
@@ -28,6 +33,8 @@ const NATIVE = 'input,textarea,select,option,[contenteditable],label,video,audio
 export function installClicks(ctx: Ctx, deadClicks: boolean): void {
     const { _win: win, _doc: doc, _env: env } = ctx;
     let activity = 0;
+    let lastEl: Element | null = null; /* the last click's element */
+    let forwarded: Element | null = null; /* the control a label click is about to click (this task) */
     const mark = (): void => {
         activity++;
     };
@@ -57,6 +64,8 @@ export function installClicks(ctx: Ctx, deadClicks: boolean): void {
             };
         }
         ctx._onPage(mark);
+        listen(win, 'scroll', mark);
+        listen(doc, 'focusin', (e: FocusEvent) => lastEl && !lastEl.contains(e.target as Node) && mark());
         listen(win, 'pagehide', mark);
         listen(doc, 'visibilitychange', mark);
         /* bubble phase on window: runs after the site's own submit handlers had their chance */
@@ -66,8 +75,13 @@ export function installClicks(ctx: Ctx, deadClicks: boolean): void {
     listen(doc, 'click', (e: MouseEvent) => {
         const target = e.target as Element | null;
         if (!target || target.nodeType !== 1 || target.closest('[data-journey-ui]')) return;
+        if (target === forwarded) return;
+        const label = target.closest('label');
+        forwarded = label && label.control;
+        env._setTimeout(() => (forwarded = null), 0);
         const found = interactiveAncestor(target);
         const el = found || target;
+        lastEl = el;
         const common = {
             selector: selector(el),
             tag: el.tagName.toLowerCase(),
