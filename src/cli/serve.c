@@ -113,12 +113,11 @@ static void live_message(void *ctx, int64_t project_id, const char *session_id, 
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(msg, "status");
     if (cJSON_IsString(type) && !strcmp(type->valuestring, "response") && cJSON_IsString(id) &&
         cJSON_IsString(status) && strlen(id->valuestring) < 64) {
-        static const char *const ok[] = {"shown", "accepted", "declined", "dismissed",
-                                         "escalated"};
+        static const char *const ok[] = {"shown", "accepted", "declined", "dismissed", "escalated"};
         for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
             if (!strcmp(status->valuestring, ok[i]))
-                engine_respond_session(w->engine, project_id, id->valuestring, ok[i],
-                                       session_id, 0, NULL, NULL);
+                engine_respond_session(w->engine, project_id, id->valuestring, ok[i], session_id, 0,
+                                       NULL, NULL);
     }
     cJSON_Delete(msg);
 }
@@ -256,17 +255,14 @@ int cmd_serve(int argc, char **argv)
     }
     ingest_add_commit_hook(ingest, engine_submit, wiring.engine);
     /* The analytics column store loads the stored events on its own thread
-     * while the server already serves (reports answer 503 until then). */
+     * while the server already serves (reports answer 503 until then);
+     * events committed meanwhile wait in its queue. */
     struct analytics_config ac;
     analytics_config_defaults(&ac);
     ac.queue_max_events = (size_t)cfg->analytics_queue_events;
     ac.session_timeout_ms = cfg->session_timeout_ms;
     analytics = analytics_new(&ac, store);
     ingest_add_commit_hook(ingest, analytics_submit, analytics);
-    if (analytics_start(analytics)) {
-        LOG_ERROR("main", NULL, "cannot start the analytics thread");
-        goto out;
-    }
     wiring.agent = agent_new(cfg->webhook_timeout_ms, 10000);
     struct live_config lc;
     live_config_defaults(&lc);
@@ -300,17 +296,22 @@ int cmd_serve(int argc, char **argv)
     }
     {
         char extra[160];
-        snprintf(extra, sizeof extra, "\"address\":\"%s\",\"port\":%u",
-                 http_server_address(srv), http_server_port(srv));
-        log_write(LOG_LEVEL_INFO, "main", NULL, extra, "listening on %s",
-                  http_server_address(srv));
+        snprintf(extra, sizeof extra, "\"address\":\"%s\",\"port\":%u", http_server_address(srv),
+                 http_server_port(srv));
+        log_write(LOG_LEVEL_INFO, "main", NULL, extra, "listening on %s", http_server_address(srv));
+        /* Started after that line, which must come first (its own log
+         * line says when the store is loaded). */
+        if (analytics_start(analytics)) {
+            LOG_ERROR("main", NULL, "cannot start the analytics thread");
+            goto out;
+        }
         snprintf(extra, sizeof extra,
                  "\"restored_events\":%lld,\"restore_ms\":%.1f,\"dedup_entries\":%zu,"
                  "\"engine_replayed\":%lld,\"engine_restore_ms\":%.1f,\"model_version\":%d",
                  (long long)restored, restore_ms, ingest_dedup_size(ingest), (long long)replayed,
                  engine_ms, model_rc > 0 ? model_rc : 0);
-        log_write(LOG_LEVEL_INFO, "main", NULL, extra, "ready (data %s, version %s)",
-                  cfg->data_dir, JOURNEY_VERSION);
+        log_write(LOG_LEVEL_INFO, "main", NULL, extra, "ready (data %s, version %s)", cfg->data_dir,
+                  JOURNEY_VERSION);
     }
 
     for (;;) {

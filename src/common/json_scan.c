@@ -7,8 +7,12 @@
  */
 #include "common/json_scan.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static bool is_ws(char c)
 {
@@ -32,11 +36,88 @@ static bool is_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+static unsigned hex4(const char *p)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p[k];
+        v = v << 4 | (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* s[j] is the backslash of a \u escape whose 4 hex digits were checked.
+ * Returns the bytes the escape (or surrogate pair) spans, and flags what
+ * cJSON would make of it. */
+static size_t check_u_escape(const char *s, size_t n, size_t j, unsigned *flags)
+{
+    unsigned code = hex4(s + j + 2);
+    if (code == 0)
+        *flags |= JSON_SCAN_NUL_ESCAPE;
+    if (code < 0xD800 || code > 0xDFFF)
+        return 6;
+    if (code >= 0xDC00 || j + 11 >= n || s[j + 6] != '\\' || s[j + 7] != 'u' || !is_hex(s[j + 8]) ||
+        !is_hex(s[j + 9]) || !is_hex(s[j + 10]) || !is_hex(s[j + 11])) {
+        *flags |= JSON_SCAN_BAD_SURROGATE;
+        return 6;
+    }
+    unsigned low = hex4(s + j + 8);
+    if (low < 0xDC00 || low > 0xDFFF) {
+        *flags |= JSON_SCAN_BAD_SURROGATE;
+        return 6;
+    }
+    return 12;
+}
+
+/* Offset of the first byte at or after j that ends a plain run of string
+ * bytes ('"', '\\', a control byte, or n); bytes >= 0x80 before it set
+ * JSON_SCAN_NON_ASCII. */
+static size_t plain_run(const char *s, size_t n, size_t j, unsigned *flags)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    const __m128i minus_one = _mm_set1_epi8(-1);
+    while (j + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + j));
+        /* signed compares: bytes >= 0x80 are negative, so "< 0x20 and > -1"
+         * is exactly the control bytes */
+        __m128i ctrl = _mm_and_si128(_mm_cmplt_epi8(v, space), _mm_cmpgt_epi8(v, minus_one));
+        __m128i stop = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), ctrl);
+        unsigned mask = (unsigned)_mm_movemask_epi8(stop);
+        unsigned high = (unsigned)_mm_movemask_epi8(v);
+        if (mask == 0) {
+            if (high)
+                *flags |= JSON_SCAN_NON_ASCII;
+            j += 16;
+            continue;
+        }
+        unsigned first = (unsigned)__builtin_ctz(mask);
+        if (high & ((1u << first) - 1))
+            *flags |= JSON_SCAN_NON_ASCII;
+        return j + first;
+    }
+#endif
+    for (; j < n; j++) {
+        unsigned char c = (unsigned char)s[j];
+        if (c == '"' || c == '\\' || c < 0x20)
+            return j;
+        if (c >= 0x80)
+            *flags |= JSON_SCAN_NON_ASCII;
+    }
+    return j;
+}
+
 /* s[*i] is the opening quote. */
 static int skip_string(const char *s, size_t n, size_t *i, unsigned *flags, bool *escaped)
 {
     size_t j = *i + 1;
-    while (j < n) {
+    for (;;) {
+        j = plain_run(s, n, j, flags);
+        if (j >= n)
+            break;
         unsigned char c = (unsigned char)s[j];
         if (c == '"') {
             *i = j + 1;
@@ -54,9 +135,7 @@ static int skip_string(const char *s, size_t n, size_t *i, unsigned *flags, bool
                     *i = j;
                     return -1;
                 }
-                if (memcmp(s + j + 2, "0000", 4) == 0)
-                    *flags |= JSON_SCAN_NUL_ESCAPE;
-                j += 6;
+                j += check_u_escape(s, n, j, flags);
                 continue;
             }
             if (!strchr("\"\\/bfnrt", e) || e == '\0') {
@@ -66,8 +145,7 @@ static int skip_string(const char *s, size_t n, size_t *i, unsigned *flags, bool
             j += 2;
             continue;
         }
-        if (c < 0x20)
-            *flags |= JSON_SCAN_CTRL_CHAR;
+        *flags |= JSON_SCAN_CTRL_CHAR; /* c < 0x20 */
         j++;
     }
     *i = j;
@@ -284,6 +362,42 @@ int json_iter_member(struct json_iter *it, struct json_span *key, struct json_sp
     return 1;
 }
 
+int json_iter_next_key(struct json_iter *it, struct json_span *key, struct json_scan_info *info)
+{
+    int r = iter_step(it);
+    if (r <= 0)
+        return r;
+    if (it->i >= it->n || it->s[it->i] != '"')
+        return -1;
+    size_t start = it->i;
+    bool esc = false;
+    unsigned f = 0;
+    if (skip_string(it->s, it->n, &it->i, &f, &esc))
+        return -1;
+    key->p = it->s + start + 1;
+    key->n = it->i - start - 2;
+    if (esc)
+        f |= JSON_SCAN_KEY_ESCAPED;
+    if (info)
+        info->flags |= f;
+    skip_ws(it->s, it->n, &it->i);
+    if (it->i >= it->n || it->s[it->i] != ':')
+        return -1;
+    it->i++;
+    skip_ws(it->s, it->n, &it->i);
+    return 1;
+}
+
+int json_iter_value(struct json_iter *it, struct json_span *val, struct json_scan_info *info)
+{
+    size_t start = it->i;
+    if (json_skip_value(it->s, it->n, &it->i, info))
+        return -1;
+    val->p = it->s + start;
+    val->n = it->i - start;
+    return 1;
+}
+
 int json_iter_elem(struct json_iter *it, struct json_span *val, struct json_scan_info *info)
 {
     int r = iter_step(it);
@@ -312,4 +426,94 @@ int json_object_find(const char *s, size_t n, const char *key, struct json_span 
         }
     }
     return r;
+}
+
+static size_t put_utf8(char *out, unsigned long cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+long json_decode_string(struct json_span v, char *out)
+{
+    if (v.n < 2 || v.p[0] != '"' || v.p[v.n - 1] != '"')
+        return -1;
+    const char *p = v.p + 1, *end = v.p + v.n - 1;
+    char *o = out;
+    while (p < end) {
+        const char *bs = memchr(p, '\\', (size_t)(end - p));
+        size_t plain = bs ? (size_t)(bs - p) : (size_t)(end - p);
+        memcpy(o, p, plain);
+        o += plain;
+        p += plain;
+        if (!bs)
+            break;
+        if (p + 1 >= end)
+            return -1;
+        char e = p[1];
+        switch (e) {
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case '"':
+        case '\\':
+        case '/':
+            *o++ = e;
+            break;
+        case 'u': {
+            if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5]))
+                return -1;
+            unsigned long cp = hex4(p + 2);
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || !is_hex(p[8]) || !is_hex(p[9]) ||
+                    !is_hex(p[10]) || !is_hex(p[11]))
+                    return -1;
+                unsigned long low = hex4(p + 8);
+                if (low < 0xDC00 || low > 0xDFFF)
+                    return -1;
+                cp = 0x10000 + (((cp & 0x3FF) << 10) | (low & 0x3FF));
+                p += 6;
+            }
+            o += put_utf8(o, cp);
+            break;
+        }
+        default:
+            return -1;
+        }
+        p += e == 'u' ? 6 : 2;
+    }
+    *o = '\0';
+    return (long)(o - out);
 }

@@ -11,9 +11,19 @@
  * quarantined instead of the whole body), and it reports "\u0000" escapes,
  * which would silently truncate C strings further on.
  *
+ * It also reports what a later reader of the text would trip on, so one scan
+ * decides whether a message needs anything beyond the spans:
+ * JSON_SCAN_NON_ASCII (no byte >= 0x80 anywhere means the text is valid
+ * UTF-8 without checking), and the one kind of valid JSON that cJSON
+ * refuses (a \u escape that is not a well-formed UTF-16 surrogate pair), so
+ * that callers that replace cJSON can keep accepting exactly what it did.
+ *
  * Spans point into the caller's buffer (borrowed; valid while it is).
  * Object keys are raw (escapes not decoded); JSON_SCAN_KEY_ESCAPED is set when
- * a key contains a backslash so callers can fall back to a decoding parser.
+ * a key contains a backslash (json_decode_string() decodes one).
+ *
+ * Strings, most of a typical message's bytes, are skipped 16 bytes at a time
+ * with SSE2 where the compiler targets it.
  */
 #ifndef JOURNEY_COMMON_JSON_SCAN_H
 #define JOURNEY_COMMON_JSON_SCAN_H
@@ -22,9 +32,11 @@
 #include <stddef.h>
 
 enum {
-    JSON_SCAN_NUL_ESCAPE = 1u << 0,  /* a string contains \u0000 */
-    JSON_SCAN_CTRL_CHAR = 1u << 1,   /* a string contains a raw byte < 0x20 */
-    JSON_SCAN_KEY_ESCAPED = 1u << 2, /* an object key contains an escape */
+    JSON_SCAN_NUL_ESCAPE = 1u << 0,    /* a string contains \u0000 */
+    JSON_SCAN_CTRL_CHAR = 1u << 1,     /* a string contains a raw byte < 0x20 */
+    JSON_SCAN_KEY_ESCAPED = 1u << 2,   /* an object key contains an escape */
+    JSON_SCAN_NON_ASCII = 1u << 3,     /* a string contains a byte >= 0x80 */
+    JSON_SCAN_BAD_SURROGATE = 1u << 4, /* a \uD800-\uDFFF escape not in a valid pair */
 };
 
 /* The scanner keeps one bit per nesting level: 8 KB on the C stack covers
@@ -71,7 +83,21 @@ int json_iter_member(struct json_iter *it, struct json_span *key, struct json_sp
                      struct json_scan_info *info);
 int json_iter_elem(struct json_iter *it, struct json_span *val, struct json_scan_info *info);
 
+/* Member iteration in two steps, for callers that descend into some values
+ * instead of skipping them: next_key() returns 1 with the key and leaves
+ * it->i at the start of its value, which the caller then either skips with
+ * json_iter_value() or walks with an iterator of its own over
+ * [it->s + it->i, it->s + it->n), advancing it->i past the value itself. */
+int json_iter_next_key(struct json_iter *it, struct json_span *key, struct json_scan_info *info);
+int json_iter_value(struct json_iter *it, struct json_span *val, struct json_scan_info *info);
+
 /* Finds the top-level member `key` of the object span; 1 found, 0 absent, -1 error. */
 int json_object_find(const char *s, size_t n, const char *key, struct json_span *val);
+
+/* Decodes the JSON string span v (quotes included, as scanned) into out, which
+ * has room for v.n bytes (never more is needed), and NUL-terminates it.
+ * Returns the decoded length, or -1 if v is not a string or holds an escape
+ * cJSON would refuse (an invalid surrogate). \u0000 decodes to a NUL byte. */
+long json_decode_string(struct json_span v, char *out);
 
 #endif

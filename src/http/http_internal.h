@@ -45,6 +45,11 @@ enum method_bits { M_GET = 1, M_POST = 2, M_OPTIONS = 4, M_HEAD = 8, M_PUT = 16,
 
 #define HTTP_TRACKED_STATUS 16
 
+/* A body over the size limit is read and discarded up to this many times the
+ * limit before the 413, so the client reads the answer; beyond, the
+ * connection is closed. */
+#define HTTP_DISCARD_FACTOR 4
+
 struct route {
     enum route_kind kind;
     const char *name; /* metrics label */
@@ -79,7 +84,8 @@ struct http_request {
     uint64_t start_ns;
     struct buf body;
     bool body_too_large;
-    int status; /* the answer's status, for logs and metrics */
+    uint64_t body_seen; /* body bytes received, kept or discarded */
+    int status;         /* the answer's status, for logs and metrics */
     bool counted_active;
 
     /* work done elsewhere while the request is suspended: the worker sets
@@ -117,7 +123,7 @@ struct http_server {
     bool cors_any;
     char **cors_origins;
     size_t n_cors_origins;
-    char demo_write_key[64]; /* demo mode: answered at /demo/config.json */
+    char demo_write_key[64];       /* demo mode: answered at /demo/config.json */
     struct api_state *_Atomic api; /* report workers and event streams (api_jobs.c) */
 };
 
@@ -172,8 +178,7 @@ enum MHD_Result http_api_run_report(struct http_request *req, int64_t project_id
                                     report_id_fn idfn, const char *id, const char *name);
 /* Runs task(ctx) on a report worker: its JSON (out) or its error answers. */
 enum MHD_Result http_api_run_task(struct http_request *req,
-                                  int (*task)(void *ctx, struct buf *out,
-                                              struct report_error *err),
+                                  int (*task)(void *ctx, struct buf *out, struct report_error *err),
                                   void *ctx, void (*free_ctx)(void *ctx), const char *name);
 enum MHD_Result http_api_kpis_live(struct http_request *req, int64_t project_id);
 enum MHD_Result http_api_kpis_stream(struct http_request *req, int64_t project_id);

@@ -24,22 +24,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-static enum MHD_Result answer_ingest_error(struct http_request *req,
-                                           const struct ingest_error *err)
+static enum MHD_Result answer_ingest_error(struct http_request *req, const struct ingest_error *err)
 {
     struct buf out = BUF_INIT;
     ingest_error_response(err, req->request_id, &out);
-    int retry = (err->status == 429 || err->status == 503)
-                    ? (int)req->srv->deps.cfg->retry_after_s
-                    : 0;
+    int retry =
+        (err->status == 429 || err->status == 503) ? (int)req->srv->deps.cfg->retry_after_s : 0;
     return http_respond(req, err->status, &out, retry);
 }
 
 static enum MHD_Result too_busy(struct http_request *req)
 {
-    return http_respond_error(req, 503, "overloaded",
-                              "the write queue is full; retry after %lld s",
+    return http_respond_error(req, 503, "overloaded", "the write queue is full; retry after %lld s",
                               (long long)req->srv->deps.cfg->retry_after_s);
 }
 
@@ -51,15 +49,25 @@ bool http_ingest_precheck(struct http_request *req, enum MHD_Result *result)
     const char *cl = http_header(req, "Content-Length");
     uint64_t len;
     if (cl && parse_u64(cl, UINT64_MAX, &len) == 0 && len > (uint64_t)cfg->max_request_bytes) {
+        /* Answered before the body when the client waits for that answer
+         * (Expect: 100-continue) or the body is too large to read through;
+         * otherwise the body is read and discarded first and 413 follows,
+         * because a client that is still writing when the server closes gets
+         * a connection reset instead of the answer. */
+        const char *expect = http_header(req, "Expect");
+        if (!(expect && !strcasecmp(expect, "100-continue")) &&
+            len <= HTTP_DISCARD_FACTOR * (uint64_t)cfg->max_request_bytes) {
+            req->body_too_large = true;
+            return false;
+        }
         *result = http_respond_error(req, 413, "body_too_large",
                                      "request body is %llu bytes; the limit is %lld",
                                      (unsigned long long)len, (long long)cfg->max_request_bytes);
         return true;
     }
     int64_t wait_ms = 0;
-    if (req->client_ip[0] &&
-        !ratelimit_take(srv->rl_ip, req->client_ip, strlen(req->client_ip), 1, mono_ns(),
-                        &wait_ms)) {
+    if (req->client_ip[0] && !ratelimit_take(srv->rl_ip, req->client_ip, strlen(req->client_ip), 1,
+                                             mono_ns(), &wait_ms)) {
         struct buf out = BUF_INIT;
         struct ingest_error err;
         ingest_error_set(&err, 429, "rate_limited", "", -1,
@@ -157,12 +165,12 @@ enum MHD_Result http_ingest_handle(struct http_request *req)
     req->batch = ingest_batch_new(srv->deps.ingest, &ir);
     struct ingest_error err = {0};
 
-    if (ingest_batch_decode(req->batch, req->body.data, req->body.len, &err)) {
+    if (ingest_batch_decode_take(req->batch, &req->body, &err)) {
         if (err.status == 400 || err.status == 415)
             return reject_request(req, &err);
         return answer_ingest_error(req, &err);
     }
-    buf_free(&req->body); /* the decoded copy is all we need now */
+    buf_free(&req->body); /* taken, or the decoded copy is all we need now */
 
     if (ingest_batch_parse(req->batch, &err)) {
         if (err.status == 400)
@@ -189,8 +197,8 @@ enum MHD_Result http_ingest_handle(struct http_request *req)
     int64_t wait_ms = 0;
     char idkey[32];
     snprintf(idkey, sizeof idkey, "p%lld", (long long)req->project_id);
-    if (n > 0 && !ratelimit_take(srv->rl_key, idkey, strlen(idkey), (double)n, mono_ns(),
-                                 &wait_ms)) {
+    if (n > 0 &&
+        !ratelimit_take(srv->rl_key, idkey, strlen(idkey), (double)n, mono_ns(), &wait_ms)) {
         struct buf out = BUF_INIT;
         ingest_error_set(&err, 429, "rate_limited", "", -1,
                          "this project's message rate is over its limit; retry in %lld ms",

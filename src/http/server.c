@@ -7,6 +7,13 @@
  * and a share of the connections. A request that waits for the database is
  * suspended, so a worker never blocks on a commit; the writer thread resumes
  * it (MHD_resume_connection is safe from any thread).
+ *
+ * Per-connection memory: MHD keeps each connection's request line, headers
+ * and read buffer in a pool of HTTP_CONNECTION_POOL_BYTES, and zeroes the
+ * whole pool between two requests of a keep-alive connection. Bodies do not
+ * live there (access_handler copies them into the request's own buffer as
+ * they arrive), so the pool only has to hold the headers: a large pool costs
+ * a large memset per request and buys nothing.
  */
 #include "http/http_internal.h"
 
@@ -27,11 +34,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* MHD's own default. A request head of up to about 15 KB fits (measured:
+ * a 14 KB Cookie header passes, 16 KB is answered 431; nginx's default
+ * limit is 8 KB per header line); with the 128 KB pool used before, heads
+ * up to ~64 KB passed, at the price of a 128 KB memset per request. */
+#define HTTP_CONNECTION_POOL_BYTES (32 * 1024)
+
 /* ------------------------------------------------------------------------ */
 /* metrics                                                                   */
 
-static const int tracked_status[HTTP_TRACKED_STATUS] = {
-    200, 204, 206, 301, 304, 400, 401, 403, 404, 405, 413, 415, 416, 429, 500, 503};
+static const int tracked_status[HTTP_TRACKED_STATUS] = {200, 204, 206, 301, 304, 400, 401, 403,
+                                                        404, 405, 413, 415, 416, 429, 500, 503};
 
 static struct metric *request_counter(struct route *r, int status)
 {
@@ -44,8 +57,7 @@ static struct metric *request_counter(struct route *r, int status)
         return m;
     char labels[128];
     snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", r->name, status);
-    m = metrics_counter("journey_http_requests_total", "HTTP requests by route and status",
-                        labels);
+    m = metrics_counter("journey_http_requests_total", "HTTP requests by route and status", labels);
     if (slot)
         atomic_store_explicit(&r->requests[slot], m, memory_order_release);
     return m;
@@ -80,6 +92,26 @@ const char *http_query(struct http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* A request id when the client sent none: 16 hex digits from a per-thread
+ * splitmix64 sequence seeded from getrandom() once, so ids stay unique
+ * without a system call per request (they identify, they protect nothing). */
+static void new_request_id(char out[17])
+{
+    static _Thread_local uint64_t state;
+    static const char hex[] = "0123456789abcdef";
+    if (state == 0)
+        state = random_u64() | 1;
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    for (int i = 15; i >= 0; i--) {
+        out[i] = hex[z & 15];
+        z >>= 4;
+    }
+    out[16] = '\0';
+}
+
 static bool valid_request_id(const char *s)
 {
     size_t n = 0;
@@ -89,6 +121,24 @@ static bool valid_request_id(const char *s)
             return false;
     }
     return n > 0 && n < 40;
+}
+
+/* Dotted quad of a; out has room for 16 bytes (what inet_ntop writes, faster). */
+static void ipv4_text(const struct in_addr *a, char *out)
+{
+    const unsigned char *b = (const unsigned char *)&a->s_addr;
+    char *o = out;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (v >= 100)
+            *o++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *o++ = (char)('0' + v / 10 % 10);
+        *o++ = (char)('0' + v % 10);
+        if (i < 3)
+            *o++ = '.';
+    }
+    *o = '\0';
 }
 
 static void client_ip(struct http_request *req)
@@ -117,8 +167,7 @@ static void client_ip(struct http_request *req)
         return;
     const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->client_ip,
-                  sizeof req->client_ip);
+        ipv4_text(&((const struct sockaddr_in *)sa)->sin_addr, req->client_ip);
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->client_ip,
                   sizeof req->client_ip);
@@ -299,7 +348,7 @@ static struct http_request *request_new(struct http_server *srv, struct MHD_Conn
     if (rid && valid_request_id(rid))
         snprintf(req->request_id, sizeof req->request_id, "%s", rid);
     else
-        random_hex(req->request_id, 8);
+        new_request_id(req->request_id);
     client_ip(req);
     req->route = http_route_match(url);
     atomic_fetch_add(&srv->active, 1);
@@ -321,8 +370,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         const struct route *r = req->route;
         if (r->kind == ROUTE_NOT_FOUND ||
             (r->kind == ROUTE_STATIC && !(req->method_bit & (M_GET | M_HEAD))))
-            return http_respond_error(req, 404, "not_found", "no route for %.16s %.200s",
-                                      method, url);
+            return http_respond_error(req, 404, "not_found", "no route for %.16s %.200s", method,
+                                      url);
         if (req->method_bit == M_OPTIONS && (r->methods & M_OPTIONS))
             return answer_preflight(req);
         if (!(req->method_bit & r->methods))
@@ -341,13 +390,24 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         size_t cap = (size_t)srv->deps.cfg->max_request_bytes;
-        if (req->body.len + n > cap) {
-            req->body_too_large = true;
-            /* Keep discarding, but not forever: far past the cap, hang up. */
-            return req->body.len + n > 4 * cap ? MHD_NO : MHD_YES;
+        if (!req->body.data) {
+            /* One allocation for the whole body when its length is announced. */
+            const char *cl = http_header(req, "Content-Length");
+            uint64_t len;
+            if (cl && parse_u64(cl, cap, &len) == 0 && len > n)
+                buf_reserve(&req->body, (size_t)len);
         }
-        if (!req->body_too_large)
-            buf_append(&req->body, upload_data, n);
+        req->body_seen += n;
+        if (req->body_too_large || req->body_seen > cap) {
+            req->body_too_large = true;
+            buf_free(&req->body);
+            /* Keep discarding, so that a client which writes its whole body
+             * before reading reads the 413 (instead of a reset on a socket
+             * closed under its unread bytes), but not forever: far past the
+             * cap, hang up. */
+            return req->body_seen > HTTP_DISCARD_FACTOR * (uint64_t)cap ? MHD_NO : MHD_YES;
+        }
+        buf_append(&req->body, upload_data, n);
         return MHD_YES;
     }
     (void)upload_data;
@@ -389,8 +449,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         char extra[160];
         snprintf(extra, sizeof extra, "\"status\":%d,\"ms\":%.3f,\"route\":\"%s\",\"term\":%d",
                  status, secs * 1000, req->route->name, (int)toe);
-        log_write(status >= 500 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "http", req->request_id,
-                  extra, "%s %s", req->method, req->path);
+        log_write(status >= 500 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "http", req->request_id, extra,
+                  "%s %s", req->method, req->path);
     }
     if (req->counted_active)
         atomic_fetch_sub(&srv->active, 1);
@@ -517,13 +577,11 @@ int http_server_start(struct http_server **out, const struct http_deps *deps, ch
         flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(cfg->connection_timeout_ms / 1000), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_END);
+        (size_t)HTTP_CONNECTION_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
                  errno ? strerror(errno) : "libmicrohttpd refused the settings");
@@ -577,8 +635,10 @@ void http_server_stop(struct http_server *srv)
 {
     if (!srv)
         return;
+    http_server_end_streams(srv); /* no stream may stay suspended past this */
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
+    http_api_free(srv);
     ratelimit_free(srv->rl_ip);
     ratelimit_free(srv->rl_key);
     http_keys_free(srv->keys);

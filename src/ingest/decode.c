@@ -61,30 +61,52 @@ static int inflate_capped(const unsigned char *in, size_t n, int window_bits, si
     return rc;
 }
 
-int ingest_batch_decode(struct ingest_batch *b, const void *raw, size_t n,
-                        struct ingest_error *err)
+/* Which decoder the body needs: 0 none, else inflate's windowBits (15 zlib,
+ * -15 raw deflate, 31 gzip); WINDOW_UNSUPPORTED for an unknown
+ * Content-Encoding (err set). */
+#define WINDOW_UNSUPPORTED 1000
+
+static int pick_window_bits(const struct ingest_batch *b, const unsigned char *p, size_t n,
+                            struct ingest_error *err)
+{
+    const char *enc = b->req.content_encoding;
+    if (enc && *enc && strcasecmp(enc, "identity") != 0) {
+        if (strcasecmp(enc, "gzip") == 0 || strcasecmp(enc, "x-gzip") == 0)
+            return 15 + 16;
+        if (strcasecmp(enc, "deflate") == 0)
+            /* RFC 9110 deflate is zlib-wrapped; some clients send raw deflate. */
+            return (n >= 2 && (p[0] & 0x0f) == 8 && ((p[0] << 8) | p[1]) % 31 == 0) ? 15 : -15;
+        ingest_error_set(err, 415, "unsupported_encoding", "Content-Encoding", -1,
+                         "Content-Encoding '%.40s' is not supported (use gzip, deflate or "
+                         "none)",
+                         enc);
+        return WINDOW_UNSUPPORTED;
+    }
+    if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+        return 15 + 16;
+    return 0;
+}
+
+int ingest_batch_decode_take(struct ingest_batch *b, struct buf *body, struct ingest_error *err)
+{
+    struct ingest_error unused;
+    size_t cap = (size_t)b->ig->cfg.max_request_bytes;
+    if (body->len == 0 || body->len > cap ||
+        pick_window_bits(b, (const unsigned char *)body->data, body->len, &unused) != 0)
+        return ingest_batch_decode(b, body->data, body->len, err);
+    buf_free(&b->body);
+    b->body = *body;
+    *body = (struct buf)BUF_INIT;
+    return 0;
+}
+
+int ingest_batch_decode(struct ingest_batch *b, const void *raw, size_t n, struct ingest_error *err)
 {
     const unsigned char *p = raw;
     size_t cap = (size_t)b->ig->cfg.max_request_bytes;
-    const char *enc = b->req.content_encoding;
-    int window_bits = 0;
-    if (enc && *enc && strcasecmp(enc, "identity") != 0) {
-        if (strcasecmp(enc, "gzip") == 0 || strcasecmp(enc, "x-gzip") == 0) {
-            window_bits = 15 + 16;
-        } else if (strcasecmp(enc, "deflate") == 0) {
-            /* RFC 9110 deflate is zlib-wrapped; some clients send raw deflate. */
-            window_bits = (n >= 2 && (p[0] & 0x0f) == 8 && ((p[0] << 8) | p[1]) % 31 == 0) ? 15
-                                                                                          : -15;
-        } else {
-            ingest_error_set(err, 415, "unsupported_encoding", "Content-Encoding", -1,
-                             "Content-Encoding '%.40s' is not supported (use gzip, deflate or "
-                             "none)",
-                             enc);
-            goto keep_raw;
-        }
-    } else if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
-        window_bits = 15 + 16;
-    }
+    int window_bits = pick_window_bits(b, p, n, err);
+    if (window_bits == WINDOW_UNSUPPORTED)
+        goto keep_raw;
     buf_reset(&b->body);
     if (window_bits == 0) {
         if (n > cap) {

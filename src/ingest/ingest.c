@@ -73,6 +73,7 @@ struct ingest *ingest_new(struct store *store, const struct ingest_config *cfg)
     ig->m_requests_rejected = metrics_counter(
         "journey_ingest_requests_dead_lettered_total",
         "Whole request bodies kept as dead letters (malformed JSON and the like)", NULL);
+    ig->finished_tail = &ig->finished;
     ig->m_dedup_evicted = metrics_counter(
         "journey_dedup_evicted_total",
         "Message ids forgotten before the dedup window ended (dedup_max_entries reached)", NULL);
@@ -87,6 +88,8 @@ void ingest_free(struct ingest *ig)
         return;
     dedup_free(ig->dedup);
     sessionizer_free(ig->sessions);
+    free(ig->hook_rows);
+    free(ig->hook_ids);
     free(ig);
 }
 
@@ -127,8 +130,8 @@ static int restore_one(const struct store_event *e, int64_t id, void *arg)
                             e->received_at);
     const char *visitor = e->anonymous_id ? e->anonymous_id : e->user_id;
     if (e->timestamp >= c->session_since && visitor && e->session_id && e->session_id[0] == '~')
-        sessionize_restore(c->ig->sessions, e->project_id, visitor, strlen(visitor),
-                           e->session_id, e->timestamp);
+        sessionize_restore(c->ig->sessions, e->project_id, visitor, strlen(visitor), e->session_id,
+                           e->timestamp);
     return 0;
 }
 
@@ -137,8 +140,7 @@ int64_t ingest_restore(struct ingest *ig, int64_t now)
     ig->last_event_id = store_max_event_id(ig->store);
     if (ig->last_event_id < 0)
         ig->last_event_id = 0;
-    struct restore_ctx c = {ig, now - ig->cfg.dedup_window_ms,
-                            now - ig->cfg.session_timeout_ms, 0};
+    struct restore_ctx c = {ig, now - ig->cfg.dedup_window_ms, now - ig->cfg.session_timeout_ms, 0};
     int64_t since = MIN(c.dedup_since, c.session_since);
     if (ig->cfg.dedup_window_ms <= 0)
         since = c.session_since;
@@ -167,6 +169,7 @@ struct ingest_batch *ingest_batch_new(struct ingest *ig, const struct ingest_req
     b->req.user_agent = dup_or_null(&b->arena, req->user_agent);
     b->req.client_ip = dup_or_null(&b->arena, req->client_ip);
     b->batch_sent_at = -1;
+    b->header_sent_at_ms = INT64_MIN;
     return b;
 }
 
@@ -179,8 +182,17 @@ void ingest_batch_free(struct ingest_batch *b)
     free(b);
 }
 
-const char *ingest_batch_write_key(const struct ingest_batch *b)
+const char *ingest_batch_write_key(struct ingest_batch *b)
 {
+    if (b->write_key_pending) {
+        /* A single Segment message: its writeKey member, looked up only now
+         * (most clients send the key in a header, and this is a pass over
+         * the whole message). */
+        b->write_key_pending = false;
+        struct json_span v;
+        if (b->n_spans > 0 && json_object_find(b->spans[0].p, b->spans[0].n, "writeKey", &v) == 1)
+            b->write_key = ingest_span_string(b, v);
+    }
     return b->write_key;
 }
 
@@ -195,12 +207,9 @@ const char *ingest_span_string(struct ingest_batch *b, struct json_span v)
         return NULL;
     if (!memchr(v.p, '\\', v.n))
         return arena_strndup(&b->arena, v.p + 1, v.n - 2);
-    cJSON *j = cJSON_ParseWithLength(v.p, v.n);
-    const char *out = NULL;
-    if (cJSON_IsString(j))
-        out = arena_strdup(&b->arena, j->valuestring);
-    cJSON_Delete(j);
-    return out;
+    /* Strings that hold \u0000 end there, as they did when cJSON read them. */
+    char *out = arena_alloc(&b->arena, v.n);
+    return json_decode_string(v, out) < 0 ? NULL : out;
 }
 
 static bool span_is_true(struct json_span v)
@@ -211,22 +220,32 @@ static bool span_is_true(struct json_span v)
 /* ------------------------------------------------------------------------ */
 /* body structure                                                            */
 
-static void add_span(struct ingest_batch *b, struct json_span v, size_t *cap)
+/* Adds a message span and what the scan found in it. */
+static void add_span(struct ingest_batch *b, struct json_span v, struct json_scan_info info,
+                     size_t *cap)
 {
     if (b->n_spans == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         struct json_span *ns = arena_alloc(&b->arena, ncap * sizeof *ns);
-        if (b->n_spans)
+        struct json_scan_info *ni = arena_alloc(&b->arena, ncap * sizeof *ni);
+        if (b->n_spans) {
             memcpy(ns, b->spans, b->n_spans * sizeof *ns);
+            memcpy(ni, b->span_info, b->n_spans * sizeof *ni);
+        }
         b->spans = ns;
+        b->span_info = ni;
         *cap = ncap;
     }
+    b->span_info[b->n_spans] = info;
     b->spans[b->n_spans++] = v;
 }
 
-/* Collects the elements of the array span `arr` as messages. */
-static int collect_array(struct ingest_batch *b, struct json_span arr, const char *field,
-                         struct ingest_error *err)
+/* Collects the elements of the array that starts at arr.p (arr.n bytes are
+ * available; the array may end before) as messages, each with its own scan
+ * result. Returns the array's length in bytes, or -1 with err set. The body
+ * was checked to be valid JSON before. */
+static long collect_array(struct ingest_batch *b, struct json_span arr, const char *field,
+                          struct ingest_error *err)
 {
     struct json_iter it;
     if (json_iter_begin(&it, arr.p, arr.n, '[')) {
@@ -236,17 +255,18 @@ static int collect_array(struct ingest_batch *b, struct json_span arr, const cha
     }
     size_t cap = 0;
     struct json_span v;
-    int r;
-    while ((r = json_iter_elem(&it, &v, NULL)) == 1) {
+    struct json_scan_info info = {0, 0};
+    while (json_iter_elem(&it, &v, &info) == 1) {
         if ((int64_t)b->n_spans >= b->ig->cfg.max_batch_messages) {
             ingest_error_set(err, 413, "too_many_messages", field, -1,
                              "a batch may hold at most %lld messages",
                              (long long)b->ig->cfg.max_batch_messages);
             return -1;
         }
-        add_span(b, v, &cap);
+        add_span(b, v, info, &cap);
+        info = (struct json_scan_info){0, 0};
     }
-    return 0;
+    return (long)it.i;
 }
 
 static int64_t parse_time_span(struct ingest_batch *b, struct json_span v)
@@ -258,7 +278,55 @@ static int64_t parse_time_span(struct ingest_batch *b, struct json_span v)
     return -1;
 }
 
-static int parse_segment(struct ingest_batch *b, struct json_span body, struct ingest_error *err)
+/* The members of a batch body. The first "batch" member's array is walked
+ * where it stands (one pass collects its messages and their scan results);
+ * the others are skipped. found_batch tells whether there was one. When the
+ * batch is refused (not an array, too many messages), the other members are
+ * still read (a dead letter keeps the batch's sentAt) before the error. */
+static int walk_batch_object(struct ingest_batch *b, struct json_span body, bool posthog,
+                             bool *found_batch, struct ingest_error *err)
+{
+    struct json_iter it;
+    json_iter_begin(&it, body.p, body.n, '{');
+    struct json_span k, v;
+    *found_batch = false;
+    int rc = 0;
+    while (json_iter_next_key(&it, &k, NULL) == 1) {
+        if (k.n == 5 && memcmp(k.p, "batch", 5) == 0 && !*found_batch) {
+            *found_batch = true;
+            size_t start = it.i;
+            long used =
+                collect_array(b, (struct json_span){it.s + start, it.n - start}, "batch", err);
+            if (used >= 0) {
+                it.i += (size_t)used;
+                continue;
+            }
+            rc = -1;
+            it.i = start;
+        }
+        if (json_iter_value(&it, &v, NULL) != 1)
+            break;
+        if (!posthog) {
+            if (k.n == 8 && memcmp(k.p, "writeKey", 8) == 0 && !b->write_key)
+                b->write_key = ingest_span_string(b, v);
+            else if (k.n == 6 && memcmp(k.p, "sentAt", 6) == 0 && b->batch_sent_at < 0)
+                b->batch_sent_at = parse_time_span(b, v);
+        } else {
+            if (((k.n == 7 && memcmp(k.p, "api_key", 7) == 0) ||
+                 (k.n == 5 && memcmp(k.p, "token", 5) == 0)) &&
+                !b->write_key)
+                b->write_key = ingest_span_string(b, v);
+            else if (k.n == 7 && memcmp(k.p, "sent_at", 7) == 0 && b->batch_sent_at < 0)
+                b->batch_sent_at = parse_time_span(b, v);
+            else if (k.n == 20 && memcmp(k.p, "historical_migration", 20) == 0)
+                b->historical = span_is_true(v);
+        }
+    }
+    return rc;
+}
+
+static int parse_segment(struct ingest_batch *b, struct json_span body,
+                         struct json_scan_info body_info, struct ingest_error *err)
 {
     if (body.p[0] != '{') {
         ingest_error_set(err, 400, "wrong_type", "", 0, "the body must be a JSON object");
@@ -266,29 +334,19 @@ static int parse_segment(struct ingest_batch *b, struct json_span body, struct i
     }
     if (!b->req.batch) {
         size_t cap = 0;
-        add_span(b, body, &cap);
-        struct json_span v;
-        if (json_object_find(body.p, body.n, "writeKey", &v) == 1)
-            b->write_key = ingest_span_string(b, v);
+        add_span(b, body, body_info, &cap);
+        b->write_key_pending = true; /* see ingest_batch_write_key() */
         return 0;
     }
-    struct json_iter it;
-    json_iter_begin(&it, body.p, body.n, '{');
-    struct json_span k, v, batch = {NULL, 0};
-    while (json_iter_member(&it, &k, &v, NULL) == 1) {
-        if (k.n == 5 && memcmp(k.p, "batch", 5) == 0 && !batch.p)
-            batch = v;
-        else if (k.n == 8 && memcmp(k.p, "writeKey", 8) == 0 && !b->write_key)
-            b->write_key = ingest_span_string(b, v);
-        else if (k.n == 6 && memcmp(k.p, "sentAt", 6) == 0 && b->batch_sent_at < 0)
-            b->batch_sent_at = parse_time_span(b, v);
-    }
-    if (!batch.p) {
+    bool found;
+    if (walk_batch_object(b, body, false, &found, err))
+        return -1;
+    if (!found) {
         ingest_error_set(err, 400, "missing_field", "batch", -1,
                          "a batch request needs a \"batch\" array of messages");
         return -1;
     }
-    return collect_array(b, batch, "batch", err);
+    return 0;
 }
 
 static void posthog_key_from_event(struct ingest_batch *b, struct json_span ev)
@@ -303,33 +361,19 @@ static void posthog_key_from_event(struct ingest_batch *b, struct json_span ev)
     }
 }
 
-static int parse_posthog(struct ingest_batch *b, struct json_span body, struct ingest_error *err)
+static int parse_posthog(struct ingest_batch *b, struct json_span body,
+                         struct json_scan_info body_info, struct ingest_error *err)
 {
     if (body.p[0] == '[') {
-        if (collect_array(b, body, "body", err))
+        if (collect_array(b, body, "body", err) < 0)
             return -1;
     } else if (body.p[0] == '{') {
-        struct json_iter it;
-        json_iter_begin(&it, body.p, body.n, '{');
-        struct json_span k, v, batch = {NULL, 0};
-        while (json_iter_member(&it, &k, &v, NULL) == 1) {
-            if (k.n == 5 && memcmp(k.p, "batch", 5) == 0 && !batch.p)
-                batch = v;
-            else if (((k.n == 7 && memcmp(k.p, "api_key", 7) == 0) ||
-                      (k.n == 5 && memcmp(k.p, "token", 5) == 0)) &&
-                     !b->write_key)
-                b->write_key = ingest_span_string(b, v);
-            else if (k.n == 7 && memcmp(k.p, "sent_at", 7) == 0 && b->batch_sent_at < 0)
-                b->batch_sent_at = parse_time_span(b, v);
-            else if (k.n == 20 && memcmp(k.p, "historical_migration", 20) == 0)
-                b->historical = span_is_true(v);
-        }
-        if (batch.p) {
-            if (collect_array(b, batch, "batch", err))
-                return -1;
-        } else {
+        bool found;
+        if (walk_batch_object(b, body, true, &found, err))
+            return -1;
+        if (!found) {
             size_t cap = 0;
-            add_span(b, body, &cap);
+            add_span(b, body, body_info, &cap);
         }
     } else {
         ingest_error_set(err, 400, "wrong_type", "", 0,
@@ -368,18 +412,20 @@ int ingest_batch_parse(struct ingest_batch *b, struct ingest_error *err)
                          "unexpected data after the JSON value at byte %zu", i);
         return -1;
     }
-    while (start < end && (s[start] == ' ' || s[start] == '\t' || s[start] == '\r' ||
-                           s[start] == '\n'))
+    while (start < end &&
+           (s[start] == ' ' || s[start] == '\t' || s[start] == '\r' || s[start] == '\n'))
         start++;
     struct json_span body = {s + start, end - start};
-    int rc = b->req.format == INGEST_FORMAT_POSTHOG ? parse_posthog(b, body, err)
-                                                    : parse_segment(b, body, err);
+    int rc = b->req.format == INGEST_FORMAT_POSTHOG ? parse_posthog(b, body, info, err)
+                                                    : parse_segment(b, body, info, err);
     if (rc)
         return rc;
     /* Invalid UTF-8 inside a message quarantines that message only; outside
-     * every message it spoils the request. */
+     * every message it spoils the request. A body whose strings hold no byte
+     * >= 0x80 is ASCII (the scan saw every byte), so valid as it is. */
+    b->ascii = !(info.flags & JSON_SCAN_NON_ASCII);
     size_t bad;
-    if (!utf8_valid(s, n, &bad)) {
+    if (!b->ascii && !utf8_valid(s, n, &bad)) {
         bool inside = false;
         for (size_t k = 0; k < b->n_spans && !inside; k++)
             inside = s + bad >= b->spans[k].p && s + bad < b->spans[k].p + b->spans[k].n;
@@ -402,7 +448,7 @@ void ingest_batch_normalize(struct ingest_batch *b, int64_t project_id)
     b->msgs = arena_zalloc(&b->arena, (b->n_spans ? b->n_spans : 1) * sizeof *b->msgs);
     b->n_msgs = 0;
     for (size_t i = 0; i < b->n_spans; i++)
-        ingest_normalize_message(b, i, b->spans[i]);
+        ingest_normalize_message(b, i, b->spans[i], &b->span_info[i]);
 }
 
 void ingest_batch_reject_request(struct ingest_batch *b, int64_t project_id,
@@ -448,8 +494,8 @@ static int absorb_one(const struct store_event *e, int64_t id, void *arg)
                             e->received_at);
     const char *visitor = e->anonymous_id ? e->anonymous_id : e->user_id;
     if (visitor && e->session_id && e->session_id[0] == '~')
-        sessionize_restore(c->ig->sessions, e->project_id, visitor, strlen(visitor),
-                           e->session_id, e->timestamp);
+        sessionize_restore(c->ig->sessions, e->project_id, visitor, strlen(visitor), e->session_id,
+                           e->timestamp);
     return 0;
 }
 
@@ -470,6 +516,10 @@ static int absorb_foreign_rows(struct ingest *ig, struct store_tx *tx, int64_t n
     return 0;
 }
 
+/* Applies the batch inside the writer's transaction. Rows of other
+ * processes can only appear between two transactions, so they are looked
+ * for once per transaction (ig->absorbed, reset by the first batch of each
+ * group) rather than once per batch. */
 static int batch_apply(struct store_tx *tx, struct store_job *job)
 {
     struct ingest_batch *b = (struct ingest_batch *)job;
@@ -477,8 +527,11 @@ static int batch_apply(struct store_tx *tx, struct store_job *job)
     int64_t now = b->req.received_at;
     b->n_duplicates = 0;
     b->last_event_id_before = ig->last_event_id;
-    if (b->n_msgs && absorb_foreign_rows(ig, tx, now))
-        return -EIO;
+    if (b->n_msgs && !ig->absorbed) {
+        if (absorb_foreign_rows(ig, tx, now))
+            return -EIO;
+        ig->absorbed = true;
+    }
     for (size_t i = 0; i < b->n_msgs; i++) {
         struct ingest_msg *m = &b->msgs[i];
         m->duplicate = false;
@@ -524,47 +577,116 @@ static void batch_undo(struct store_job *job)
     }
 }
 
-static void batch_done(struct store_job *job, int rc)
+/* Counts the batch's outcome in the metrics (the writer's thread, or the
+ * caller's for ingest_batch_commit_sync). */
+static void count_committed(struct ingest_batch *b)
+{
+    struct ingest *ig = b->ig;
+    size_t stored = b->n_msgs - b->n_duplicates;
+    metric_add(ig->m_accepted, stored);
+    metric_add(ig->m_duplicates, b->n_duplicates);
+    metric_add(ig->m_rejected, b->n_rejects);
+    if (b->n_dead && b->n_rejects == 0 && b->n_msgs == 0 && !b->n_replayed)
+        metric_add(ig->m_requests_rejected, 1);
+    uint64_t ev = dedup_evicted(ig->dedup);
+    if (ev > ig->dedup_evicted_reported) {
+        metric_add(ig->m_dedup_evicted, ev - ig->dedup_evicted_reported);
+        ig->dedup_evicted_reported = ev;
+    }
+}
+
+/* Hands the stored rows of the batches in list (linked by next_finished) to
+ * the commit hooks in one call. The rows stay valid until each batch's done()
+ * runs, which is after this. writer: called on the writer thread, which owns
+ * ig's reusable arrays; otherwise the arrays are the call's own. */
+static void run_hooks(struct ingest *ig, struct ingest_batch *list, bool writer)
+{
+    if (!ig->n_hooks)
+        return;
+    size_t n = 0;
+    for (struct ingest_batch *b = list; b; b = b->next_finished)
+        n += b->n_msgs - b->n_duplicates;
+    if (n == 0)
+        return;
+    const struct store_event **rows;
+    int64_t *ids;
+    if (writer) {
+        if (n > ig->hook_cap) {
+            ig->hook_cap = n > 2 * ig->hook_cap ? n : 2 * ig->hook_cap;
+            ig->hook_rows = xrealloc(ig->hook_rows, ig->hook_cap * sizeof *ig->hook_rows);
+            ig->hook_ids = xrealloc(ig->hook_ids, ig->hook_cap * sizeof *ig->hook_ids);
+        }
+        rows = ig->hook_rows;
+        ids = ig->hook_ids;
+    } else {
+        rows = xmalloc(n * sizeof *rows);
+        ids = xmalloc(n * sizeof *ids);
+    }
+    size_t k = 0;
+    for (struct ingest_batch *b = list; b; b = b->next_finished) {
+        for (size_t i = 0; i < b->n_msgs; i++) {
+            if (b->msgs[i].duplicate)
+                continue;
+            rows[k] = &b->msgs[i].row;
+            ids[k] = b->msgs[i].id;
+            k++;
+        }
+    }
+    for (int h = 0; h < ig->n_hooks; h++)
+        ig->hooks[h](ig->hook_ctx[h], rows, ids, k);
+    if (!writer) {
+        free(rows);
+        free(ids);
+    }
+}
+
+/* The store job's callbacks for a queued batch (writer thread). in_group
+ * counts the batches of the current group between apply and completion, so
+ * the last completion of a group knows it is the last. */
+static int job_apply(struct store_tx *tx, struct store_job *job)
+{
+    struct ingest *ig = ((struct ingest_batch *)job)->ig;
+    if (ig->in_group++ == 0)
+        ig->absorbed = false; /* the first batch of a new transaction */
+    return batch_apply(tx, job);
+}
+
+static void job_undo(struct store_job *job)
+{
+    struct ingest *ig = ((struct ingest_batch *)job)->ig;
+    batch_undo(job);
+    ig->in_group--;
+    ig->absorbed = false; /* rolled back: what was read is read again */
+}
+
+static void job_done(struct store_job *job, int rc)
 {
     struct ingest_batch *b = (struct ingest_batch *)job;
     struct ingest *ig = b->ig;
     b->rc = rc;
-    if (rc == 0) {
-        size_t stored = b->n_msgs - b->n_duplicates;
-        metric_add(ig->m_accepted, stored);
-        metric_add(ig->m_duplicates, b->n_duplicates);
-        metric_add(ig->m_rejected, b->n_rejects);
-        if (b->n_dead && b->n_rejects == 0 && b->n_msgs == 0 && !b->n_replayed)
-            metric_add(ig->m_requests_rejected, 1);
-        uint64_t ev = dedup_evicted(ig->dedup);
-        if (ev > ig->dedup_evicted_reported) {
-            metric_add(ig->m_dedup_evicted, ev - ig->dedup_evicted_reported);
-            ig->dedup_evicted_reported = ev;
-        }
-        if (ig->n_hooks && stored > 0) {
-            const struct store_event *stack_rows[64];
-            int64_t stack_ids[64];
-            const struct store_event **rows =
-                stored <= 64 ? stack_rows : xmalloc(stored * sizeof *rows);
-            int64_t *ids = stored <= 64 ? stack_ids : xmalloc(stored * sizeof *ids);
-            size_t k = 0;
-            for (size_t i = 0; i < b->n_msgs; i++) {
-                if (b->msgs[i].duplicate)
-                    continue;
-                rows[k] = &b->msgs[i].row;
-                ids[k] = b->msgs[i].id;
-                k++;
-            }
-            for (int h = 0; h < ig->n_hooks; h++)
-                ig->hooks[h](ig->hook_ctx[h], rows, ids, k);
-            if (rows != stack_rows) {
-                free(rows);
-                free(ids);
-            }
-        }
+    if (rc < 0) {
+        /* Undone already (or never applied): not part of the group. */
+        if (b->done)
+            b->done(b, rc, b->done_arg);
+        return;
     }
-    if (b->done)
-        b->done(b, rc, b->done_arg);
+    count_committed(b);
+    b->next_finished = NULL;
+    *ig->finished_tail = b;
+    ig->finished_tail = &b->next_finished;
+    if (--ig->in_group > 0)
+        return;
+    /* The group's last batch: hooks once for all, then the answers. */
+    struct ingest_batch *list = ig->finished;
+    ig->finished = NULL;
+    ig->finished_tail = &ig->finished;
+    run_hooks(ig, list, true);
+    while (list) {
+        struct ingest_batch *next = list->next_finished; /* done() may free list */
+        if (list->done)
+            list->done(list, 0, list->done_arg);
+        list = next;
+    }
 }
 
 int ingest_batch_submit(struct ingest_batch *b,
@@ -576,15 +698,19 @@ int ingest_batch_submit(struct ingest_batch *b,
     b->job.weight = b->n_msgs + b->n_dead;
     if (b->job.weight == 0)
         b->job.weight = 1;
-    b->job.apply = batch_apply;
-    b->job.undo = batch_undo;
-    b->job.done = batch_done;
+    b->job.apply = job_apply;
+    b->job.undo = job_undo;
+    b->job.done = job_done;
     return store_submit(b->ig->store, &b->job);
 }
 
+/* A synchronous batch stands alone: it reads foreign rows itself and runs
+ * its hooks on the caller's thread, as before the group hand-over existed. */
 static int sync_apply(struct store_tx *tx, void *ctx)
 {
-    return batch_apply(tx, &((struct ingest_batch *)ctx)->job);
+    struct ingest_batch *b = ctx;
+    b->ig->absorbed = false;
+    return batch_apply(tx, &b->job);
 }
 
 static void sync_undo(void *ctx)
@@ -596,7 +722,12 @@ int ingest_batch_commit_sync(struct ingest_batch *b)
 {
     b->done = NULL;
     int rc = store_write_sync(b->ig->store, sync_apply, sync_undo, b);
-    batch_done(&b->job, rc);
+    b->rc = rc;
+    if (rc == 0) {
+        count_committed(b);
+        b->next_finished = NULL;
+        run_hooks(b->ig, b, false);
+    }
     return rc;
 }
 
@@ -621,8 +752,12 @@ void ingest_batch_response(const struct ingest_batch *b, struct buf *out)
         buf_puts(out, "\"status\":1,");
     buf_puts(out, "\"request_id\":");
     json_str(out, b->req.request_id);
-    buf_printf(out, ",\"accepted\":%zu,\"duplicates\":%zu,\"rejected\":%zu", c.accepted,
-               c.duplicates, c.rejected);
+    buf_puts(out, ",\"accepted\":");
+    json_int(out, (int64_t)c.accepted);
+    buf_puts(out, ",\"duplicates\":");
+    json_int(out, (int64_t)c.duplicates);
+    buf_puts(out, ",\"rejected\":");
+    json_int(out, (int64_t)c.rejected);
     if (b->n_rejects) {
         buf_puts(out, ",\"errors\":[");
         for (size_t i = 0; i < b->n_rejects && i < MAX_ERRORS_IN_ANSWER; i++) {
@@ -645,8 +780,7 @@ void ingest_batch_response(const struct ingest_batch *b, struct buf *out)
     buf_puts(out, "}");
 }
 
-void ingest_error_response(const struct ingest_error *err, const char *request_id,
-                           struct buf *out)
+void ingest_error_response(const struct ingest_error *err, const char *request_id, struct buf *out)
 {
     buf_puts(out, "{\"success\":false,\"error\":{\"code\":");
     json_str(out, err->code);

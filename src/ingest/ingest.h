@@ -6,6 +6,7 @@
  *
  *   ingest_batch_new()          request facts (route, times, client IP, UA)
  *   ingest_batch_decode()       gzip by header or magic bytes, capped      -> 400/413/415
+ *     or ingest_batch_decode_take()  the same, taking over a plain body
  *   ingest_batch_parse()        JSON structure, message spans, count       -> 400/413
  *   ingest_batch_write_key()    the key found in the body, if any (auth is the caller's)
  *   ingest_batch_normalize()    each message -> a row or a reject (dead letter)
@@ -122,9 +123,14 @@ void ingest_batch_free(struct ingest_batch *b);
  * can be kept with ingest_batch_reject_request(). */
 int ingest_batch_decode(struct ingest_batch *b, const void *raw, size_t n,
                         struct ingest_error *err);
+/* The same for a body in a buf: a body that needs no decoding is taken over
+ * (its memory becomes the batch's and *body is left empty) instead of copied;
+ * otherwise *body is left as it was. */
+int ingest_batch_decode_take(struct ingest_batch *b, struct buf *body, struct ingest_error *err);
 int ingest_batch_parse(struct ingest_batch *b, struct ingest_error *err);
-/* The write key in the body (writeKey, api_key, token), or NULL. */
-const char *ingest_batch_write_key(const struct ingest_batch *b);
+/* The write key in the body (writeKey, api_key, token), or NULL. Looked up
+ * on the first call for a single message (the body is read once more). */
+const char *ingest_batch_write_key(struct ingest_batch *b);
 size_t ingest_batch_message_count(const struct ingest_batch *b);
 void ingest_batch_normalize(struct ingest_batch *b, int64_t project_id);
 /* Replaces the batch's content with one dead letter holding the whole body,
@@ -135,8 +141,8 @@ void ingest_batch_reject_request(struct ingest_batch *b, int64_t project_id,
 /* Queues the batch. done(b, rc, arg) runs on the writer thread after the
  * commit (rc 0) or failure (rc < 0). Returns 0, -EAGAIN (queue full: nothing
  * was queued, done is not called) or -ESHUTDOWN. */
-int ingest_batch_submit(struct ingest_batch *b, void (*done)(struct ingest_batch *b, int rc, void *arg),
-                        void *arg);
+int ingest_batch_submit(struct ingest_batch *b,
+                        void (*done)(struct ingest_batch *b, int rc, void *arg), void *arg);
 
 struct ingest_counts {
     size_t accepted;   /* stored now */
@@ -147,8 +153,7 @@ void ingest_batch_counts(const struct ingest_batch *b, struct ingest_counts *out
 /* Appends the JSON body of a successful answer. */
 void ingest_batch_response(const struct ingest_batch *b, struct buf *out);
 /* Appends {"error": {...}, "request_id": ...} for a request-level error. */
-void ingest_error_response(const struct ingest_error *err, const char *request_id,
-                           struct buf *out);
+void ingest_error_response(const struct ingest_error *err, const char *request_id, struct buf *out);
 void ingest_error_set(struct ingest_error *err, int status, const char *code, const char *field,
                       long position, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
@@ -156,9 +161,9 @@ void ingest_error_set(struct ingest_error *err, int status, const char *code, co
 
 struct ingest_replay_result {
     size_t examined;
-    size_t replayed;    /* dead letters that now went through */
-    size_t still_bad;   /* refused again (reason updated) */
-    size_t events;      /* events stored */
+    size_t replayed;  /* dead letters that now went through */
+    size_t still_bad; /* refused again (reason updated) */
+    size_t events;    /* events stored */
     size_t duplicates;
 };
 
@@ -167,5 +172,9 @@ struct ingest_replay_result {
  * new reason kept as their replay result. */
 int ingest_replay(struct ingest *ig, const struct store_dead_letter_query *q,
                   struct ingest_replay_result *out);
+/* Appends a dead letter as a JSON object: id, project_id, received_at,
+ * request_id, route, kind, reason, field, detail, replay_count, replayed_at,
+ * and raw (UTF-8 text) or raw_base64. */
+void ingest_dead_letter_json(struct buf *out, const struct store_dead_letter *d);
 
 #endif

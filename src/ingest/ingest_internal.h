@@ -24,8 +24,8 @@
 struct ingest {
     struct store *store;
     struct ingest_config cfg;
-    struct dedup *dedup;            /* writer thread only */
-    struct sessionizer *sessions;   /* writer thread only */
+    struct dedup *dedup;          /* writer thread only */
+    struct sessionizer *sessions; /* writer thread only */
     ingest_commit_hook hooks[4];
     void *hook_ctx[4];
     int n_hooks;
@@ -33,6 +33,17 @@ struct ingest {
     struct metric *m_dedup_evicted;
     uint64_t dedup_evicted_reported;
     int64_t last_event_id; /* writer thread: the newest event id it knows of */
+
+    /* Writer thread: queued batches of the current group commit. A batch's
+     * answer waits until every batch of its group is complete, so that the
+     * commit hooks (the engine) get the group's rows in one call: one
+     * hand-over and one wake-up per commit instead of one per request. */
+    size_t in_group;                                /* applied and neither completed nor undone */
+    bool absorbed;                                  /* foreign rows were read in this transaction */
+    struct ingest_batch *finished, **finished_tail; /* committed, answers pending */
+    const struct store_event **hook_rows;
+    int64_t *hook_ids;
+    size_t hook_cap;
 };
 
 struct ingest_msg {
@@ -62,9 +73,13 @@ struct ingest_batch {
 
     /* parse */
     struct json_span *spans;
+    struct json_scan_info *span_info; /* per span: flags and depth from the scan */
     size_t n_spans;
+    bool ascii; /* no byte >= 0x80 in the body: valid UTF-8 without checking */
     const char *write_key;
+    bool write_key_pending; /* not looked for yet (ingest_batch_write_key) */
     int64_t batch_sent_at;
+    int64_t header_sent_at_ms; /* the SentAt header parsed; INT64_MIN until needed */
     bool historical;
 
     /* normalize */
@@ -84,6 +99,7 @@ struct ingest_batch {
     size_t n_replayed;
 
     /* completion */
+    struct ingest_batch *next_finished; /* in ig->finished */
     void (*done)(struct ingest_batch *b, int rc, void *arg);
     void *done_arg;
     int rc;
@@ -99,12 +115,13 @@ struct ingest_batch {
 /* ingest.c: stores the batch now, waiting for the commit (CLI tools, replay). */
 int ingest_batch_commit_sync(struct ingest_batch *b);
 
-/* normalize.c */
-void ingest_normalize_message(struct ingest_batch *b, size_t index, struct json_span span);
+/* normalize.c: scanned is the span's scan result (NULL: scan it again). */
+void ingest_normalize_message(struct ingest_batch *b, size_t index, struct json_span span,
+                              const struct json_scan_info *scanned);
 /* Copies a JSON string span's decoded text into the arena; NULL if not a string. */
 const char *ingest_span_string(struct ingest_batch *b, struct json_span v);
-void ingest_add_reject(struct ingest_batch *b, size_t index, struct json_span raw,
-                       const char *code, const char *field, const char *detail);
+void ingest_add_reject(struct ingest_batch *b, size_t index, struct json_span raw, const char *code,
+                       const char *field, const char *detail);
 const char *ingest_build_context_json(struct ingest_batch *b);
 
 #endif

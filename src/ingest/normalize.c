@@ -14,7 +14,21 @@
  * $groupidentify -> group, anything else -> track; distinct_id is the userId
  * when the event says the person is identified ($user_id, $is_identified, or
  * a server SDK), else the anonymousId ($device_id first).
+ *
+ * Reading a message: no tree is built. The batch's structural scan (ingest.c)
+ * already checked the message's syntax and recorded its flags and depth;
+ * extract() then walks the message once and records where the known fields
+ * are (struct jv: a span of the text), descending only into the objects that
+ * hold known fields (context, context.page, properties). Strings are decoded
+ * into the batch arena only when a row needs them. The rules are those of
+ * the cJSON tree this replaces, kept exactly:
+ *   - the first of two members with the same name counts (cJSON's lookup);
+ *   - keys are compared decoded ("\u0069p" is ip);
+ *   - a message cJSON could not parse (an invalid \u surrogate escape: the
+ *     scanner flags it) is invalid_json;
+ *   - numbers are read with strtod over their whole text, as cJSON does.
  */
+
 #include "ingest/ingest_internal.h"
 
 #include "common/random.h"
@@ -26,7 +40,9 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A validation failure: code, offending field (relative to the message) and
@@ -100,8 +116,8 @@ const char *ingest_build_context_json(struct ingest_batch *b)
     return b->context_json;
 }
 
-void ingest_add_reject(struct ingest_batch *b, size_t index, struct json_span raw,
-                       const char *code, const char *field, const char *detail)
+void ingest_add_reject(struct ingest_batch *b, size_t index, struct json_span raw, const char *code,
+                       const char *field, const char *detail)
 {
     if (!b->rejects) {
         b->rejects = arena_alloc(&b->arena, b->n_spans * sizeof *b->rejects);
@@ -127,37 +143,300 @@ void ingest_add_reject(struct ingest_batch *b, size_t index, struct json_span ra
 }
 
 /* ------------------------------------------------------------------------ */
+/* values in the message text                                               */
+
+/* A value of the message: its span in the text, p == NULL when absent. The
+ * first byte tells the type (the message was checked to be valid JSON). */
+struct jv {
+    const char *p;
+    size_t n;
+};
+
+static bool present(struct jv v)
+{
+    return v.p && v.p[0] != 'n';
+}
+
+static bool is_string(struct jv v)
+{
+    return v.p && v.p[0] == '"';
+}
+
+static bool is_object(struct jv v)
+{
+    return v.p && v.p[0] == '{';
+}
+
+static bool is_number(struct jv v)
+{
+    return v.p && (v.p[0] == '-' || (v.p[0] >= '0' && v.p[0] <= '9'));
+}
+
+static bool is_true(struct jv v)
+{
+    return v.p && v.p[0] == 't';
+}
+
+/* The number's value as cJSON read it: strtod over its whole text. */
+static double number_value(struct jv v)
+{
+    char tmp[64];
+    if (v.n >= sizeof tmp) {
+        char *copy = xmalloc(v.n + 1);
+        memcpy(copy, v.p, v.n);
+        copy[v.n] = '\0';
+        double d = strtod(copy, NULL);
+        free(copy);
+        return d;
+    }
+    memcpy(tmp, v.p, v.n);
+    tmp[v.n] = '\0';
+    return strtod(tmp, NULL);
+}
+
+/* The decoded text of a string value, in the batch arena, and its length.
+ * Strings hold no NUL (\u0000 was refused) and no invalid escape. */
+static const char *string_value(struct ingest_batch *b, struct jv v, size_t *len)
+{
+    const char *body = v.p + 1;
+    size_t n = v.n - 2;
+    if (!memchr(body, '\\', n)) {
+        *len = n;
+        return arena_strndup(&b->arena, body, n);
+    }
+    char *out = arena_alloc(&b->arena, v.n);
+    long k = json_decode_string((struct json_span){v.p, v.n}, out);
+    if (k < 0) {
+        out[0] = '\0';
+        k = 0;
+    }
+    *len = (size_t)k;
+    return out;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the known fields                                                          */
+
+enum field {
+    /* the message */
+    F_TYPE,
+    F_EVENT,
+    F_NAME,
+    F_CATEGORY,
+    F_USER_ID,
+    F_ANONYMOUS_ID,
+    F_MESSAGE_ID,
+    F_GROUP_ID,
+    F_PREVIOUS_ID,
+    F_TIMESTAMP,
+    F_ORIGINAL_TIMESTAMP,
+    F_SENT_AT,
+    F_PROPERTIES,
+    F_TRAITS,
+    F_CONTEXT,
+    F_INTEGRATIONS,
+    F_DISTINCT_ID,
+    F_UUID,
+    F_OFFSET,
+    /* context.* */
+    F_CTX_PAGE,
+    F_CTX_TRAITS,
+    F_CTX_USER_AGENT,
+    F_CTX_IP,
+    F_CTX_SESSION_ID,
+    F_CTX_SESSION_ID_SNAKE,
+    /* context.page.* */
+    F_PAGE_PATH,
+    F_PAGE_URL,
+    /* properties.* */
+    F_PROP_PATH,
+    F_PROP_URL,
+    F_PROP_SESSION_ID,
+    F_PROP_TITLE,
+    F_PROP_DISTINCT_ID,
+    F_PROP_USER_ID,
+    F_PROP_DEVICE_ID,
+    F_PROP_IS_IDENTIFIED,
+    F_PROP_IS_SERVER,
+    F_PROP_PATHNAME,
+    F_PROP_CURRENT_URL,
+    F_PROP_RAW_USER_AGENT,
+    F_PROP_IP,
+    F_COUNT
+};
+
+/* The members looked for in one object; `into` names the table of a member
+ * whose object value holds known fields too (-1: none). */
+struct key {
+    const char *name;
+    unsigned char len;
+    unsigned char field;
+    signed char into;
+};
+
+enum table {
+    T_SEGMENT,
+    T_SEGMENT_CONTEXT,
+    T_SEGMENT_PAGE,
+    T_SEGMENT_PROPS,
+    T_POSTHOG,
+    T_POSTHOG_PROPS
+};
+
+/* clang-format off */
+#define KEY(s, f, t) {s, sizeof s - 1, f, t}
+
+static const struct key segment_keys[] = {
+    KEY("type", F_TYPE, -1),
+    KEY("event", F_EVENT, -1),
+    KEY("name", F_NAME, -1),
+    KEY("category", F_CATEGORY, -1),
+    KEY("userId", F_USER_ID, -1),
+    KEY("anonymousId", F_ANONYMOUS_ID, -1),
+    KEY("messageId", F_MESSAGE_ID, -1),
+    KEY("groupId", F_GROUP_ID, -1),
+    KEY("previousId", F_PREVIOUS_ID, -1),
+    KEY("timestamp", F_TIMESTAMP, -1),
+    KEY("originalTimestamp", F_ORIGINAL_TIMESTAMP, -1),
+    KEY("sentAt", F_SENT_AT, -1),
+    KEY("properties", F_PROPERTIES, T_SEGMENT_PROPS),
+    KEY("traits", F_TRAITS, -1),
+    KEY("context", F_CONTEXT, T_SEGMENT_CONTEXT),
+    KEY("integrations", F_INTEGRATIONS, -1),
+};
+static const struct key segment_context_keys[] = {
+    KEY("page", F_CTX_PAGE, T_SEGMENT_PAGE),
+    KEY("traits", F_CTX_TRAITS, -1),
+    KEY("userAgent", F_CTX_USER_AGENT, -1),
+    KEY("ip", F_CTX_IP, -1),
+    KEY("sessionId", F_CTX_SESSION_ID, -1),
+    KEY("session_id", F_CTX_SESSION_ID_SNAKE, -1),
+};
+static const struct key segment_page_keys[] = {
+    KEY("path", F_PAGE_PATH, -1),
+    KEY("url", F_PAGE_URL, -1),
+};
+static const struct key segment_props_keys[] = {
+    KEY("path", F_PROP_PATH, -1),
+    KEY("url", F_PROP_URL, -1),
+    KEY("$session_id", F_PROP_SESSION_ID, -1),
+};
+static const struct key posthog_keys[] = {
+    KEY("event", F_EVENT, -1),
+    KEY("properties", F_PROPERTIES, T_POSTHOG_PROPS),
+    KEY("distinct_id", F_DISTINCT_ID, -1),
+    KEY("uuid", F_UUID, -1),
+    KEY("timestamp", F_TIMESTAMP, -1),
+    KEY("offset", F_OFFSET, -1),
+};
+static const struct key posthog_props_keys[] = {
+    KEY("title", F_PROP_TITLE, -1),
+    KEY("distinct_id", F_PROP_DISTINCT_ID, -1),
+    KEY("$user_id", F_PROP_USER_ID, -1),
+    KEY("$device_id", F_PROP_DEVICE_ID, -1),
+    KEY("$is_identified", F_PROP_IS_IDENTIFIED, -1),
+    KEY("$is_server", F_PROP_IS_SERVER, -1),
+    KEY("$session_id", F_PROP_SESSION_ID, -1),
+    KEY("$pathname", F_PROP_PATHNAME, -1),
+    KEY("$current_url", F_PROP_CURRENT_URL, -1),
+    KEY("$raw_user_agent", F_PROP_RAW_USER_AGENT, -1),
+    KEY("$ip", F_PROP_IP, -1),
+};
+/* clang-format on */
+
+static const struct {
+    const struct key *keys;
+    size_t n;
+} tables[] = {
+    [T_SEGMENT] = {segment_keys, ARRAY_LEN(segment_keys)},
+    [T_SEGMENT_CONTEXT] = {segment_context_keys, ARRAY_LEN(segment_context_keys)},
+    [T_SEGMENT_PAGE] = {segment_page_keys, ARRAY_LEN(segment_page_keys)},
+    [T_SEGMENT_PROPS] = {segment_props_keys, ARRAY_LEN(segment_props_keys)},
+    [T_POSTHOG] = {posthog_keys, ARRAY_LEN(posthog_keys)},
+    [T_POSTHOG_PROPS] = {posthog_props_keys, ARRAY_LEN(posthog_props_keys)},
+};
+
+/* Longest escaped spelling of a known key worth decoding ("\u0024..." for
+ * each of its 17 characters at most). */
+#define MAX_ESCAPED_KEY 128
+
+/* Whether the raw key k (quotes excluded) is `name`, comparing decoded text. */
+static bool key_is(struct json_span k, const char *name, size_t len)
+{
+    if (k.n == len && memcmp(k.p, name, len) == 0)
+        return true;
+    if (k.n <= len || k.n + 2 > MAX_ESCAPED_KEY || !memchr(k.p, '\\', k.n))
+        return false;
+    char tmp[MAX_ESCAPED_KEY];
+    long d = json_decode_string((struct json_span){k.p - 1, k.n + 2}, tmp);
+    return d == (long)len && memcmp(tmp, name, len) == 0;
+}
+
+static const struct key *find_key(enum table t, struct json_span k)
+{
+    const struct key *keys = tables[t].keys;
+    bool escaped = memchr(k.p, '\\', k.n) != NULL;
+    for (size_t i = 0; i < tables[t].n; i++) {
+        if (escaped ? key_is(k, keys[i].name, keys[i].len)
+                    : (k.n == keys[i].len && memcmp(k.p, keys[i].name, k.n) == 0))
+            return &keys[i];
+    }
+    return NULL;
+}
+
+/* Walks the object at s (n bytes available from s; it may end before) once,
+ * recording the first member of each known name in out[] and descending into
+ * the objects of the first ones that hold known fields. Returns the bytes of
+ * the object. The text was checked to be valid JSON before. */
+static size_t extract(const char *s, size_t n, enum table t, struct jv *out)
+{
+    struct json_iter it;
+    if (json_iter_begin(&it, s, n, '{'))
+        return 0;
+    struct json_span k, v;
+    while (json_iter_next_key(&it, &k, NULL) == 1) {
+        const struct key *key = find_key(t, k);
+        if (key && !out[key->field].p) {
+            if (key->into >= 0 && it.s[it.i] == '{') {
+                size_t start = it.i;
+                it.i += extract(it.s + start, it.n - start, (enum table)key->into, out);
+                out[key->field] = (struct jv){it.s + start, it.i - start};
+                continue;
+            }
+            if (json_iter_value(&it, &v, NULL) != 1)
+                break;
+            out[key->field] = (struct jv){v.p, v.n};
+            continue;
+        }
+        if (json_iter_value(&it, &v, NULL) != 1)
+            break;
+    }
+    return it.i;
+}
+
+/* ------------------------------------------------------------------------ */
 /* field helpers                                                             */
 
-static const cJSON *member(const cJSON *obj, const char *key)
-{
-    return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-}
-
-static bool present(const cJSON *v)
-{
-    return v && !cJSON_IsNull(v);
-}
-
 /* An id: a non-empty string or a number. NULL result means missing. */
-static int get_id(struct ingest_batch *b, const cJSON *v, const char *field, const char **out,
+static int get_id(struct ingest_batch *b, struct jv v, const char *field, const char **out,
                   struct failure *f)
 {
     *out = NULL;
     if (!present(v))
         return 0;
-    if (cJSON_IsString(v)) {
-        size_t len = strlen(v->valuestring);
+    if (is_string(v)) {
+        size_t len;
+        const char *s = string_value(b, v, &len);
         if (len == 0)
             return 0;
         if (len > INGEST_MAX_ID_LEN)
-            return fail(f, "field_too_long", field, "%s is %zu characters; at most %d", field,
-                        len, INGEST_MAX_ID_LEN);
-        *out = arena_strndup(&b->arena, v->valuestring, len);
+            return fail(f, "field_too_long", field, "%s is %zu characters; at most %d", field, len,
+                        INGEST_MAX_ID_LEN);
+        *out = s;
         return 0;
     }
-    if (cJSON_IsNumber(v)) {
-        double d = v->valuedouble;
+    if (is_number(v)) {
+        double d = number_value(v);
         if (!isfinite(d))
             return fail(f, "wrong_type", field, "%s is a number out of range", field);
         char tmp[40];
@@ -171,36 +450,43 @@ static int get_id(struct ingest_batch *b, const cJSON *v, const char *field, con
     return fail(f, "wrong_type", field, "%s must be a string", field);
 }
 
-static int get_string(struct ingest_batch *b, const cJSON *v, const char *field, const char **out,
+static int get_string(struct ingest_batch *b, struct jv v, const char *field, const char **out,
                       struct failure *f)
 {
     *out = NULL;
     if (!present(v))
         return 0;
-    if (!cJSON_IsString(v))
+    if (!is_string(v))
         return fail(f, "wrong_type", field, "%s must be a string", field);
-    *out = arena_strdup(&b->arena, v->valuestring);
+    size_t len;
+    *out = string_value(b, v, &len);
     return 0;
 }
 
-static int check_object(const cJSON *v, const char *field, struct failure *f)
+static int check_object(struct jv v, const char *field, struct failure *f)
 {
-    if (present(v) && !cJSON_IsObject(v))
+    if (present(v) && !is_object(v))
         return fail(f, "wrong_type", field, "%s must be an object", field);
     return 0;
 }
 
 /* A time: an ISO-8601 string. -1 when absent. */
-static int get_time(const cJSON *v, const char *field, int64_t *out, struct failure *f)
+static int get_time(struct ingest_batch *b, struct jv v, const char *field, int64_t *out,
+                    struct failure *f)
 {
     *out = -1;
     if (!present(v))
         return 0;
-    if (!cJSON_IsString(v))
+    if (!is_string(v))
         return fail(f, "wrong_type", field, "%s must be an ISO-8601 date string", field);
-    if (timefmt_parse_iso(v->valuestring, strlen(v->valuestring), out))
+    const char *s = v.p + 1;
+    size_t len = v.n - 2;
+    if (memchr(s, '\\', len))
+        s = string_value(b, v, &len);
+    if (timefmt_parse_iso(s, len, out))
         return fail(f, "invalid_timestamp", field,
-                    "%s '%.40s' is not an ISO-8601 date-time after 1970", field, v->valuestring);
+                    "%s '%.*s' is not an ISO-8601 date-time after 1970", field,
+                    (int)(len < 40 ? len : 40), s);
     return 0;
 }
 
@@ -230,9 +516,15 @@ static void set_times(struct ingest_batch *b, struct store_event *row, int64_t t
     if (sent_at < 0)
         sent_at = b->batch_sent_at;
     if (sent_at < 0 && b->req.header_sent_at) {
-        int64_t t;
-        if (timefmt_parse_iso(b->req.header_sent_at, strlen(b->req.header_sent_at), &t) == 0)
-            sent_at = t;
+        if (b->header_sent_at_ms == INT64_MIN) {
+            int64_t t;
+            b->header_sent_at_ms =
+                timefmt_parse_iso(b->req.header_sent_at, strlen(b->req.header_sent_at), &t) == 0
+                    ? t
+                    : -1;
+        }
+        if (b->header_sent_at_ms >= 0)
+            sent_at = b->header_sent_at_ms;
     }
     row->original_timestamp = original;
     row->sent_at = sent_at;
@@ -271,8 +563,8 @@ static void set_user_agent(struct ingest_batch *b, struct store_event *row, cons
 
 /* Replaces the value of every outer.inner member in msg with `replacement`
  * (JSON text): duplicated keys included, since JSON readers disagree on
- * which of two equal keys wins and none may keep the original. False if no
- * such member could be located in the raw text. */
+ * which of two equal keys wins and none may keep the original. Keys are
+ * compared decoded. False if no such member is in the text. */
 static bool rewrite_member(struct ingest_batch *b, struct json_span msg, const char *outer,
                            const char *inner, const char *replacement, struct json_span *out)
 {
@@ -285,12 +577,12 @@ static bool rewrite_member(struct ingest_batch *b, struct json_span msg, const c
     size_t olen = strlen(outer), ilen = strlen(inner);
     bool any = false;
     while (json_iter_member(&top, &k, &v, NULL) == 1) {
-        if (k.n != olen || memcmp(k.p, outer, olen) != 0 || v.p[0] != '{')
+        if (v.p[0] != '{' || !key_is(k, outer, olen))
             continue;
         if (json_iter_begin(&in, v.p, v.n, '{'))
             continue;
         while (json_iter_member(&in, &k2, &v2, NULL) == 1) {
-            if (k2.n != ilen || memcmp(k2.p, inner, ilen) != 0)
+            if (!key_is(k2, inner, ilen))
                 continue;
             buf_append(&o, copied, (size_t)(v2.p - copied));
             buf_puts(&o, replacement);
@@ -309,22 +601,23 @@ static bool rewrite_member(struct ingest_batch *b, struct json_span msg, const c
     return true;
 }
 
-/* Decides the stored IP and, when the payload carries one (ipobj.ipkey),
- * rewrites it per ip_mode. Returns the payload span to store. */
-static struct json_span handle_ip(struct ingest_batch *b, struct json_span msg, cJSON *root,
-                                  const char *ipobj, const char *ipkey, bool escaped_keys,
+/* Decides the stored IP and, when the payload carries one (ipobj.ipkey,
+ * found by extract() as payload_ip), rewrites it per ip_mode. Returns the
+ * payload span to store. */
+static struct json_span handle_ip(struct ingest_batch *b, struct json_span msg,
+                                  struct jv payload_ip, const char *ipobj, const char *ipkey,
                                   struct store_event *row)
 {
     int mode = b->ig->cfg.ip_mode;
-    cJSON *holder = cJSON_GetObjectItemCaseSensitive(root, ipobj);
-    cJSON *payload_ip = cJSON_IsObject(holder) ? cJSON_GetObjectItemCaseSensitive(holder, ipkey)
-                                               : NULL;
-    const char *src = cJSON_IsString(payload_ip) ? payload_ip->valuestring : b->req.client_ip;
+    const char *src = b->req.client_ip;
+    size_t src_len = src ? strlen(src) : 0;
+    if (is_string(payload_ip))
+        src = string_value(b, payload_ip, &src_len);
     char ip[IP_TEXT_MAX];
     row->ip = NULL;
     if (src && mode != IP_MODE_NONE) {
-        int rc = mode == IP_MODE_FULL ? ip_normalize(src, strlen(src), ip)
-                                      : ip_anonymize(src, strlen(src), ip);
+        int rc =
+            mode == IP_MODE_FULL ? ip_normalize(src, src_len, ip) : ip_anonymize(src, src_len, ip);
         if (rc == 0)
             row->ip = arena_strdup(&b->arena, ip);
     }
@@ -332,36 +625,14 @@ static struct json_span handle_ip(struct ingest_batch *b, struct json_span msg, 
         return msg;
     /* The payload's own copy must not keep more than the column does. */
     char replacement[IP_TEXT_MAX + 2];
-    if (row->ip && cJSON_IsString(payload_ip))
+    if (row->ip && is_string(payload_ip))
         snprintf(replacement, sizeof replacement, "\"%s\"", row->ip);
     else
         snprintf(replacement, sizeof replacement, "null");
     struct json_span out;
-    if (!escaped_keys && rewrite_member(b, msg, ipobj, ipkey, replacement, &out))
+    if (rewrite_member(b, msg, ipobj, ipkey, replacement, &out))
         return out;
-    /* Some key is spelled with escapes ("\u0069p"), which the raw rewrite
-     * cannot see: re-serialise from the parsed tree instead, replacing every
-     * member of that name (duplicates too). */
-    cJSON *outer_item, *item;
-    cJSON_ArrayForEach(outer_item, root)
-    {
-        if (!outer_item->string || strcmp(outer_item->string, ipobj) || !cJSON_IsObject(outer_item))
-            continue;
-        cJSON_ArrayForEach(item, outer_item)
-        {
-            if (!item->string || strcmp(item->string, ipkey))
-                continue;
-            cJSON *rep = row->ip && cJSON_IsString(payload_ip) ? cJSON_CreateString(row->ip)
-                                                                : cJSON_CreateNull();
-            cJSON_ReplaceItemViaPointer(outer_item, item, rep);
-            item = rep;
-        }
-    }
-    char *printed = cJSON_PrintUnformatted(root);
-    out.p = arena_strdup(&b->arena, printed);
-    out.n = strlen(printed);
-    cJSON_free(printed);
-    return out;
+    return msg; /* not reached: extract() found the member in this text */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -371,65 +642,58 @@ static struct json_span handle_ip(struct ingest_batch *b, struct json_span msg, 
 enum kind_of { K_OBJECT, K_STRING, K_ID, K_TIME };
 
 static const struct {
-    const char *outer; /* NULL: a member of the message; else of this object */
-    const char *inner; /* for context.page.*: the nested object */
-    const char *name;
+    enum field field;
     const char *path; /* for messages */
     enum kind_of kind;
 } known_fields[] = {
-    {NULL, NULL, "properties", "properties", K_OBJECT},
-    {NULL, NULL, "traits", "traits", K_OBJECT},
-    {NULL, NULL, "context", "context", K_OBJECT},
-    {NULL, NULL, "integrations", "integrations", K_OBJECT},
-    {"context", NULL, "page", "context.page", K_OBJECT},
-    {"context", NULL, "traits", "context.traits", K_OBJECT},
-    {NULL, NULL, "event", "event", K_STRING},
-    {NULL, NULL, "name", "name", K_STRING},
-    {NULL, NULL, "category", "category", K_STRING},
-    {"context", NULL, "userAgent", "context.userAgent", K_STRING},
-    {"context", NULL, "ip", "context.ip", K_STRING},
-    {"context", "page", "path", "context.page.path", K_STRING},
-    {"context", "page", "url", "context.page.url", K_STRING},
-    {NULL, NULL, "userId", "userId", K_ID},
-    {NULL, NULL, "anonymousId", "anonymousId", K_ID},
-    {NULL, NULL, "messageId", "messageId", K_ID},
-    {NULL, NULL, "groupId", "groupId", K_ID},
-    {NULL, NULL, "previousId", "previousId", K_ID},
-    {"context", NULL, "sessionId", "context.sessionId", K_ID},
-    {"context", NULL, "session_id", "context.session_id", K_ID},
-    {NULL, NULL, "timestamp", "timestamp", K_TIME},
-    {NULL, NULL, "originalTimestamp", "originalTimestamp", K_TIME},
-    {NULL, NULL, "sentAt", "sentAt", K_TIME},
+    {F_PROPERTIES, "properties", K_OBJECT},
+    {F_TRAITS, "traits", K_OBJECT},
+    {F_CONTEXT, "context", K_OBJECT},
+    {F_INTEGRATIONS, "integrations", K_OBJECT},
+    {F_CTX_PAGE, "context.page", K_OBJECT},
+    {F_CTX_TRAITS, "context.traits", K_OBJECT},
+    {F_EVENT, "event", K_STRING},
+    {F_NAME, "name", K_STRING},
+    {F_CATEGORY, "category", K_STRING},
+    {F_CTX_USER_AGENT, "context.userAgent", K_STRING},
+    {F_CTX_IP, "context.ip", K_STRING},
+    {F_PAGE_PATH, "context.page.path", K_STRING},
+    {F_PAGE_URL, "context.page.url", K_STRING},
+    {F_USER_ID, "userId", K_ID},
+    {F_ANONYMOUS_ID, "anonymousId", K_ID},
+    {F_MESSAGE_ID, "messageId", K_ID},
+    {F_GROUP_ID, "groupId", K_ID},
+    {F_PREVIOUS_ID, "previousId", K_ID},
+    {F_CTX_SESSION_ID, "context.sessionId", K_ID},
+    {F_CTX_SESSION_ID_SNAKE, "context.session_id", K_ID},
+    {F_TIMESTAMP, "timestamp", K_TIME},
+    {F_ORIGINAL_TIMESTAMP, "originalTimestamp", K_TIME},
+    {F_SENT_AT, "sentAt", K_TIME},
 };
 
 /* Phase 2 of validation: every known field present has its JSON type. */
-static int check_types(const cJSON *root, struct failure *f)
+static int check_types(const struct jv *fv, struct failure *f)
 {
     for (size_t i = 0; i < ARRAY_LEN(known_fields); i++) {
-        const cJSON *holder = root;
-        if (known_fields[i].outer)
-            holder = member(root, known_fields[i].outer);
-        if (known_fields[i].inner)
-            holder = member(holder, known_fields[i].inner);
-        const cJSON *v = member(holder, known_fields[i].name);
+        struct jv v = fv[known_fields[i].field];
         if (!present(v))
             continue;
         const char *path = known_fields[i].path;
         switch (known_fields[i].kind) {
         case K_OBJECT:
-            if (!cJSON_IsObject(v))
+            if (!is_object(v))
                 return fail(f, "wrong_type", path, "%s must be an object", path);
             break;
         case K_STRING:
-            if (!cJSON_IsString(v))
+            if (!is_string(v))
                 return fail(f, "wrong_type", path, "%s must be a string", path);
             break;
         case K_ID:
-            if (!cJSON_IsString(v) && !(cJSON_IsNumber(v) && isfinite(v->valuedouble)))
+            if (!is_string(v) && !(is_number(v) && isfinite(number_value(v))))
                 return fail(f, "wrong_type", path, "%s must be a string", path);
             break;
         case K_TIME:
-            if (!cJSON_IsString(v))
+            if (!is_string(v))
                 return fail(f, "wrong_type", path, "%s must be an ISO-8601 date string", path);
             break;
         }
@@ -437,41 +701,40 @@ static int check_types(const cJSON *root, struct failure *f)
     return 0;
 }
 
-static int normalize_segment(struct ingest_batch *b, cJSON *root, struct ingest_msg *m,
+static int normalize_segment(struct ingest_batch *b, const struct jv *fv, struct ingest_msg *m,
                              struct failure *f)
 {
     struct store_event *row = &m->row;
     /* 1. the type */
     enum ingest_type type = b->req.type;
     if (type == INGEST_TYPE_FROM_BODY) {
-        const cJSON *t = member(root, "type");
+        struct jv t = fv[F_TYPE];
         if (!present(t))
             return fail(f, "missing_field", "type",
                         "type is required in a batch (track, page, screen, identify, group, "
                         "alias)");
-        if (!cJSON_IsString(t))
+        if (!is_string(t))
             return fail(f, "wrong_type", "type", "type must be a string");
-        type = ingest_type_parse(t->valuestring, strlen(t->valuestring));
+        size_t len;
+        const char *name = string_value(b, t, &len);
+        type = ingest_type_parse(name, len);
         if (type == INGEST_TYPE_FROM_BODY)
             return fail(f, "invalid_type", "type",
                         "type '%.40s' is not one of track, page, screen, identify, group, alias",
-                        t->valuestring);
+                        name);
     }
     row->type = ingest_type_name(type);
 
     /* 2. the types of the known fields */
-    if (check_types(root, f))
+    if (check_types(fv, f))
         return -1;
-    const cJSON *ctx = member(root, "context");
-    const cJSON *props = member(root, "properties");
-    const cJSON *page = member(ctx, "page");
 
     /* 3. who (values; lengths are checked last) */
     struct failure late = {0};
-    if (get_id(b, member(root, "userId"), "userId", &row->user_id, &late) && !late.code)
+    if (get_id(b, fv[F_USER_ID], "userId", &row->user_id, &late) && !late.code)
         return -1;
     struct failure late2 = {0};
-    get_id(b, member(root, "anonymousId"), "anonymousId", &row->anonymous_id, &late2);
+    get_id(b, fv[F_ANONYMOUS_ID], "anonymousId", &row->anonymous_id, &late2);
     if (!late.code && late2.code)
         late = late2;
     bool too_long_id = late.code != NULL;
@@ -485,21 +748,21 @@ static int normalize_segment(struct ingest_batch *b, cJSON *root, struct ingest_
     struct failure late3 = {0};
     switch (type) {
     case INGEST_TRACK:
-        get_string(b, member(root, "event"), "event", &row->event, f);
+        get_string(b, fv[F_EVENT], "event", &row->event, f);
         if (!row->event || !row->event[0])
             return fail(f, "missing_field", "event", "event is required for track");
         break;
     case INGEST_PAGE:
     case INGEST_SCREEN:
-        get_string(b, member(root, "name"), "name", &row->event, f);
+        get_string(b, fv[F_NAME], "name", &row->event, f);
         break;
     case INGEST_GROUP:
-        get_id(b, member(root, "groupId"), "groupId", &group_id, &late3);
+        get_id(b, fv[F_GROUP_ID], "groupId", &group_id, &late3);
         if (!group_id && !late3.code)
             return fail(f, "missing_field", "groupId", "groupId is required for group");
         break;
     case INGEST_ALIAS:
-        get_id(b, member(root, "previousId"), "previousId", &previous, &late3);
+        get_id(b, fv[F_PREVIOUS_ID], "previousId", &previous, &late3);
         if (!previous && !late3.code)
             return fail(f, "missing_field", "previousId", "previousId is required for alias");
         break;
@@ -509,9 +772,9 @@ static int normalize_segment(struct ingest_batch *b, cJSON *root, struct ingest_
 
     /* 5. the times */
     int64_t ts, orig, sent;
-    if (get_time(member(root, "timestamp"), "timestamp", &ts, f) ||
-        get_time(member(root, "originalTimestamp"), "originalTimestamp", &orig, f) ||
-        get_time(member(root, "sentAt"), "sentAt", &sent, f))
+    if (get_time(b, fv[F_TIMESTAMP], "timestamp", &ts, f) ||
+        get_time(b, fv[F_ORIGINAL_TIMESTAMP], "originalTimestamp", &orig, f) ||
+        get_time(b, fv[F_SENT_AT], "sentAt", &sent, f))
         return -1;
 
     /* 6. lengths */
@@ -524,16 +787,17 @@ static int normalize_segment(struct ingest_batch *b, cJSON *root, struct ingest_
         return -1;
     }
     const char *message_id, *sid = NULL;
-    if (get_id(b, member(root, "messageId"), "messageId", &message_id, f))
+    if (get_id(b, fv[F_MESSAGE_ID], "messageId", &message_id, f))
         return -1;
     row->message_id = message_id;
-    if (get_id(b, member(ctx, "sessionId"), "context.sessionId", &sid, f))
+    if (get_id(b, fv[F_CTX_SESSION_ID], "context.sessionId", &sid, f))
         return -1;
-    if (!sid && get_id(b, member(ctx, "session_id"), "context.session_id", &sid, f))
+    if (!sid && get_id(b, fv[F_CTX_SESSION_ID_SNAKE], "context.session_id", &sid, f))
         return -1;
-    if (!sid && cJSON_IsString(member(props, "$session_id")))
-        sid = arena_strdup(&b->arena, member(props, "$session_id")->valuestring);
-    if (sid && strlen(sid) > SESSION_ID_MAX * 8)
+    size_t sid_len = sid ? strlen(sid) : 0;
+    if (!sid && is_string(fv[F_PROP_SESSION_ID]))
+        sid = string_value(b, fv[F_PROP_SESSION_ID], &sid_len);
+    if (sid && sid_len > SESSION_ID_MAX * 8)
         return fail(f, "field_too_long", "context.sessionId", "context.sessionId is too long");
 
     set_times(b, row, ts, orig, sent);
@@ -542,14 +806,15 @@ static int normalize_segment(struct ingest_batch *b, cJSON *root, struct ingest_
     /* Page path: the page's own for page views, else where the event happened. */
     const char *path = NULL, *url = NULL;
     const char *page_path = NULL, *page_url = NULL, *ua = NULL;
-    get_string(b, member(page, "path"), "context.page.path", &page_path, f);
-    get_string(b, member(page, "url"), "context.page.url", &page_url, f);
-    get_string(b, member(ctx, "userAgent"), "context.userAgent", &ua, f);
+    get_string(b, fv[F_PAGE_PATH], "context.page.path", &page_path, f);
+    get_string(b, fv[F_PAGE_URL], "context.page.url", &page_url, f);
+    get_string(b, fv[F_CTX_USER_AGENT], "context.userAgent", &ua, f);
     if (type == INGEST_PAGE || type == INGEST_SCREEN) {
-        if (cJSON_IsString(member(props, "path")))
-            path = arena_strdup(&b->arena, member(props, "path")->valuestring);
-        if (cJSON_IsString(member(props, "url")))
-            url = member(props, "url")->valuestring;
+        size_t len;
+        if (is_string(fv[F_PROP_PATH]))
+            path = string_value(b, fv[F_PROP_PATH], &len);
+        if (is_string(fv[F_PROP_URL]))
+            url = string_value(b, fv[F_PROP_URL], &len);
     }
     if (!path)
         path = page_path;
@@ -563,18 +828,17 @@ static int normalize_segment(struct ingest_batch *b, cJSON *root, struct ingest_
 /* ------------------------------------------------------------------------ */
 /* PostHog                                                                   */
 
-static int normalize_posthog(struct ingest_batch *b, cJSON *root, struct ingest_msg *m,
+static int normalize_posthog(struct ingest_batch *b, const struct jv *fv, struct ingest_msg *m,
                              struct failure *f)
 {
     struct store_event *row = &m->row;
     const char *event;
-    if (get_string(b, member(root, "event"), "event", &event, f))
+    if (get_string(b, fv[F_EVENT], "event", &event, f))
         return -1;
     if (!event || !event[0])
         return fail(f, "missing_field", "event", "event is required");
-    if (check_object(member(root, "properties"), "properties", f))
+    if (check_object(fv[F_PROPERTIES], "properties", f))
         return -1;
-    const cJSON *props = member(root, "properties");
 
     enum ingest_type type = INGEST_TRACK;
     if (!strcmp(event, "$pageview"))
@@ -591,47 +855,52 @@ static int normalize_posthog(struct ingest_batch *b, cJSON *root, struct ingest_
     row->event = type == INGEST_TRACK ? event : NULL;
     if (type == INGEST_PAGE || type == INGEST_SCREEN) {
         const char *title;
-        if (get_string(b, member(props, "title"), "properties.title", &title, f) == 0)
+        if (get_string(b, fv[F_PROP_TITLE], "properties.title", &title, f) == 0)
             row->event = title;
     }
 
     const char *distinct, *user_id, *device_id;
-    if (get_id(b, member(root, "distinct_id"), "distinct_id", &distinct, f))
+    if (get_id(b, fv[F_DISTINCT_ID], "distinct_id", &distinct, f))
         return -1;
-    if (!distinct && get_id(b, member(props, "distinct_id"), "properties.distinct_id", &distinct, f))
+    if (!distinct && get_id(b, fv[F_PROP_DISTINCT_ID], "properties.distinct_id", &distinct, f))
         return -1;
-    if (get_id(b, member(props, "$user_id"), "properties.$user_id", &user_id, f) ||
-        get_id(b, member(props, "$device_id"), "properties.$device_id", &device_id, f))
+    if (get_id(b, fv[F_PROP_USER_ID], "properties.$user_id", &user_id, f) ||
+        get_id(b, fv[F_PROP_DEVICE_ID], "properties.$device_id", &device_id, f))
         return -1;
-    bool identified = cJSON_IsTrue(member(props, "$is_identified")) ||
-                      cJSON_IsTrue(member(props, "$is_server")) || type == INGEST_IDENTIFY;
+    bool identified = is_true(fv[F_PROP_IS_IDENTIFIED]) || is_true(fv[F_PROP_IS_SERVER]) ||
+                      type == INGEST_IDENTIFY;
     row->user_id = user_id ? user_id : (identified ? distinct : NULL);
     row->anonymous_id = device_id ? device_id : (row->user_id ? NULL : distinct);
     if (!row->user_id && !row->anonymous_id)
         return fail(f, "missing_id", "distinct_id", "distinct_id is required");
 
-    if (get_id(b, member(root, "uuid"), "uuid", &row->message_id, f))
+    if (get_id(b, fv[F_UUID], "uuid", &row->message_id, f))
         return -1;
 
     int64_t ts;
-    if (get_time(member(root, "timestamp"), "timestamp", &ts, f))
+    if (get_time(b, fv[F_TIMESTAMP], "timestamp", &ts, f))
         return -1;
-    const cJSON *offset = member(root, "offset");
-    if (ts < 0 && cJSON_IsNumber(offset) && offset->valuedouble >= 0)
-        set_times(b, row, b->req.received_at - (int64_t)offset->valuedouble, -1, -1);
+    struct jv offset = fv[F_OFFSET];
+    double offset_ms = is_number(offset) ? number_value(offset) : -1;
+    if (ts < 0 && is_number(offset) && offset_ms >= 0)
+        /* An offset reaching back before 1970 (or infinite) gives time 0. */
+        set_times(b, row,
+                  offset_ms >= (double)b->req.received_at ? 0
+                                                          : b->req.received_at - (int64_t)offset_ms,
+                  -1, -1);
     else if (ts >= 0 && b->batch_sent_at >= 0 && !b->historical)
         set_times(b, row, -1, ts, b->batch_sent_at); /* PostHog corrects client clocks */
     else
         set_times(b, row, ts, -1, -1);
 
     const char *sid = NULL;
-    if (get_id(b, member(props, "$session_id"), "properties.$session_id", &sid, f))
+    if (get_id(b, fv[F_PROP_SESSION_ID], "properties.$session_id", &sid, f))
         return -1;
     row->session_id = sid;
     const char *path = NULL, *url = NULL, *ua = NULL;
-    if (get_string(b, member(props, "$pathname"), "properties.$pathname", &path, f) ||
-        get_string(b, member(props, "$current_url"), "properties.$current_url", &url, f) ||
-        get_string(b, member(props, "$raw_user_agent"), "properties.$raw_user_agent", &ua, f))
+    if (get_string(b, fv[F_PROP_PATHNAME], "properties.$pathname", &path, f) ||
+        get_string(b, fv[F_PROP_CURRENT_URL], "properties.$current_url", &url, f) ||
+        get_string(b, fv[F_PROP_RAW_USER_AGENT], "properties.$raw_user_agent", &ua, f))
         return -1;
     row->path = path ? path : path_from_url(b, url);
     set_user_agent(b, row, ua);
@@ -640,26 +909,63 @@ static int normalize_posthog(struct ingest_batch *b, cJSON *root, struct ingest_
 
 /* ------------------------------------------------------------------------ */
 
-void ingest_normalize_message(struct ingest_batch *b, size_t index, struct json_span span)
+/* A version 4 UUID from a per-thread generator (splitmix64, seeded from
+ * getrandom() once per thread): ids for messages sent without a messageId
+ * need to be unique, not unpredictable, and this avoids a system call per
+ * message. */
+static void fast_uuid(char out[37])
+{
+    static _Thread_local uint64_t state;
+    if (state == 0)
+        state = random_u64() | 1;
+    unsigned char b[16];
+    for (int half = 0; half < 2; half++) {
+        uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        memcpy(b + 8 * half, &z, 8);
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
+}
+
+void ingest_normalize_message(struct ingest_batch *b, size_t index, struct json_span span,
+                              const struct json_scan_info *scanned)
 {
     struct failure f = {0};
-    cJSON *root = NULL;
+    bool readable = false; /* the message could be read as a tree (cJSON's verdict) */
+    struct jv fv[F_COUNT];
     struct json_scan_info info = {0, 0};
+    bool posthog = b->req.format == INGEST_FORMAT_POSTHOG;
     size_t max = (size_t)b->ig->cfg.max_message_bytes;
     if (span.n > max) {
         fail(&f, "message_too_large", "", "the message is %zu bytes; the limit is %zu", span.n,
              max);
         goto reject;
     }
-    size_t i = 0;
-    json_skip_value(span.p, span.n, &i, &info);
+    if (scanned) {
+        info = *scanned;
+    } else {
+        size_t i = 0;
+        json_skip_value(span.p, span.n, &i, &info);
+    }
     if (info.max_depth > INGEST_MAX_MESSAGE_DEPTH) {
-        fail(&f, "too_deep", "", "the message is nested %d levels deep; at most %d",
-             info.max_depth, INGEST_MAX_MESSAGE_DEPTH);
+        fail(&f, "too_deep", "", "the message is nested %d levels deep; at most %d", info.max_depth,
+             INGEST_MAX_MESSAGE_DEPTH);
         goto reject;
     }
     size_t bad;
-    if (!utf8_valid(span.p, span.n, &bad)) {
+    if ((info.flags & JSON_SCAN_NON_ASCII) && !utf8_valid(span.p, span.n, &bad)) {
         fail(&f, "invalid_utf8", "", "invalid UTF-8 at byte %zu of the message", bad);
         goto reject;
     }
@@ -676,24 +982,23 @@ void ingest_normalize_message(struct ingest_batch *b, size_t index, struct json_
         fail(&f, "not_an_object", "", "a message must be a JSON object");
         goto reject;
     }
-    root = cJSON_ParseWithLength(span.p, span.n);
-    if (!root) {
+    if (info.flags & JSON_SCAN_BAD_SURROGATE) {
         fail(&f, "invalid_json", "", "the message could not be parsed");
         goto reject;
     }
+    readable = true;
+    memset(fv, 0, sizeof fv);
+    extract(span.p, span.n, posthog ? T_POSTHOG : T_SEGMENT, fv);
     struct ingest_msg *m = &b->msgs[b->n_msgs];
     memset(m, 0, sizeof *m);
     m->index = index;
     m->row.project_id = b->project_id;
-    int rc = b->req.format == INGEST_FORMAT_POSTHOG ? normalize_posthog(b, root, m, &f)
-                                                    : normalize_segment(b, root, m, &f);
+    int rc = posthog ? normalize_posthog(b, fv, m, &f) : normalize_segment(b, fv, m, &f);
     if (rc)
         goto reject;
-    bool escaped = (info.flags & JSON_SCAN_KEY_ESCAPED) != 0;
-    struct json_span payload =
-        b->req.format == INGEST_FORMAT_POSTHOG
-            ? handle_ip(b, span, root, "properties", "$ip", escaped, &m->row)
-            : handle_ip(b, span, root, "context", "ip", escaped, &m->row);
+    struct json_span payload = posthog
+                                   ? handle_ip(b, span, fv[F_PROP_IP], "properties", "$ip", &m->row)
+                                   : handle_ip(b, span, fv[F_CTX_IP], "context", "ip", &m->row);
     m->row.payload = payload.p;
     m->row.payload_len = payload.n;
     if (m->row.message_id) {
@@ -701,26 +1006,22 @@ void ingest_normalize_message(struct ingest_batch *b, size_t index, struct json_
         m->key = dedup_key_make(b->project_id, m->row.message_id, strlen(m->row.message_id));
     } else {
         char uuid[37];
-        random_uuid(uuid);
+        fast_uuid(uuid);
         char id[48];
         snprintf(id, sizeof id, "jrn-%s", uuid);
         m->row.message_id = arena_strdup(&b->arena, id);
     }
     m->visitor = m->row.anonymous_id ? m->row.anonymous_id : m->row.user_id;
     b->n_msgs++;
-    cJSON_Delete(root);
     return;
 
 reject:;
     /* The quarantined copy obeys ip_mode too, when it can be read. */
     struct json_span raw = span;
-    if (root) {
+    if (readable) {
         struct store_event scratch = {0};
-        bool esc = (info.flags & JSON_SCAN_KEY_ESCAPED) != 0;
-        raw = b->req.format == INGEST_FORMAT_POSTHOG
-                  ? handle_ip(b, span, root, "properties", "$ip", esc, &scratch)
-                  : handle_ip(b, span, root, "context", "ip", esc, &scratch);
+        raw = posthog ? handle_ip(b, span, fv[F_PROP_IP], "properties", "$ip", &scratch)
+                      : handle_ip(b, span, fv[F_CTX_IP], "context", "ip", &scratch);
     }
-    cJSON_Delete(root);
     ingest_add_reject(b, index, raw, f.code, field_path(b, index, f.field), f.detail);
 }

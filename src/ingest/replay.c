@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/timefmt.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -76,8 +77,8 @@ static int replay_one(struct ingest *ig, const struct pending *p, struct ingest_
     cJSON *ctx = cJSON_Parse(p->context);
     struct ingest_request req = {0};
     const char *format = ctx_string(ctx, "format");
-    req.format = format && !strcmp(format, "posthog") ? INGEST_FORMAT_POSTHOG
-                                                      : INGEST_FORMAT_SEGMENT;
+    req.format =
+        format && !strcmp(format, "posthog") ? INGEST_FORMAT_POSTHOG : INGEST_FORMAT_SEGMENT;
     const char *type = ctx_string(ctx, "type");
     req.type = type ? ingest_type_parse(type, strlen(type)) : INGEST_TYPE_FROM_BODY;
     bool whole = !strcmp(p->kind, "request");
@@ -162,4 +163,50 @@ int ingest_replay(struct ingest *ig, const struct store_dead_letter_query *q,
     }
     free(c.items);
     return rc < 0 ? rc : 0;
+}
+
+/* ---- the JSON form of a dead letter (CLI and API) ---------------------- */
+
+static void base64(struct buf *b, const unsigned char *p, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        buf_putc(b, tbl[(v >> 18) & 63]);
+        buf_putc(b, tbl[(v >> 12) & 63]);
+        buf_putc(b, i + 1 < n ? tbl[(v >> 6) & 63] : '=');
+        buf_putc(b, i + 2 < n ? tbl[v & 63] : '=');
+    }
+    buf_putc(b, '"');
+}
+
+void ingest_dead_letter_json(struct buf *out, const struct store_dead_letter *d)
+{
+    buf_printf(out, "{\"id\":%lld,\"project_id\":%lld,\"received_at\":", (long long)d->id,
+               (long long)d->project_id);
+    json_time(out, d->received_at);
+    buf_puts(out, ",\"request_id\":");
+    json_str(out, d->request_id);
+    buf_puts(out, ",\"route\":");
+    json_str(out, d->route);
+    buf_puts(out, ",\"kind\":");
+    json_str(out, d->kind);
+    buf_puts(out, ",\"reason\":");
+    json_str(out, d->reason);
+    buf_puts(out, ",\"field\":");
+    json_str(out, d->field);
+    buf_puts(out, ",\"detail\":");
+    json_str(out, d->detail);
+    buf_printf(out, ",\"replay_count\":%lld,\"replayed_at\":", (long long)d->replay_count);
+    json_time(out, d->replayed_at);
+    if (utf8_valid(d->raw, d->raw_len, NULL) && !memchr(d->raw, '\0', d->raw_len)) {
+        buf_puts(out, ",\"raw\":");
+        json_strn(out, d->raw, d->raw_len);
+    } else {
+        buf_puts(out, ",\"raw_base64\":");
+        base64(out, d->raw, d->raw_len);
+    }
+    buf_putc(out, '}');
 }

@@ -1,11 +1,32 @@
 /*
  * useragent.c - see useragent.h.
+ *
+ * Classifying one string costs a few dozen case-insensitive substring
+ * searches (~1-2 us), and traffic carries few distinct user agents, so
+ * results are cached per thread: a direct-mapped table of UA_CACHE_SLOTS
+ * entries indexed by a hash of the string, each holding a copy of the string
+ * (compared in full: a hit is always the right answer) and its result.
+ * Strings longer than UA_CACHE_MAX_LEN are classified every time.
  */
 #include "ingest/useragent.h"
 
 #include "common/util.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
+#include <xxhash.h>
+
+#define UA_CACHE_SLOTS 32
+#define UA_CACHE_MAX_LEN 255
+
+struct ua_cache_entry {
+    uint8_t len; /* 0: empty */
+    char text[UA_CACHE_MAX_LEN];
+    struct user_agent result;
+};
+
+static _Thread_local struct ua_cache_entry ua_cache[UA_CACHE_SLOTS];
 
 static bool has(const char *ua, size_t n, const char *token)
 {
@@ -13,17 +34,18 @@ static bool has(const char *ua, size_t n, const char *token)
 }
 
 static const char *const bot_tokens[] = {
-    "bot",       "crawler", "spider",   "slurp",     "facebookexternalhit", "bingpreview",
-    "lighthouse", "pingdom", "uptimerobot", "headlesschrome-bot", "python-urllib", "scrapy",
+    "bot",           "crawler",    "spider",  "slurp",       "facebookexternalhit",
+    "bingpreview",   "lighthouse", "pingdom", "uptimerobot", "headlesschrome-bot",
+    "python-urllib", "scrapy",
 };
 
 static const char *const server_tokens[] = {
-    "analytics-node", "posthog-node", "rudder", "jitsu", "snowplow",  "python-requests",
-    "go-http-client", "okhttp",      "curl/",  "wget/", "java/",     "node-fetch",
-    "axios/",         "undici",      "ruby",   "php/",  "libwww-perl", "apache-httpclient",
+    "analytics-node", "posthog-node", "rudder", "jitsu", "snowplow",    "python-requests",
+    "go-http-client", "okhttp",       "curl/",  "wget/", "java/",       "node-fetch",
+    "axios/",         "undici",       "ruby",   "php/",  "libwww-perl", "apache-httpclient",
 };
 
-void useragent_parse(const char *ua, size_t n, struct user_agent *out)
+static void classify(const char *ua, size_t n, struct user_agent *out)
 {
     out->device_class = "unknown";
     out->browser = "unknown";
@@ -104,4 +126,21 @@ void useragent_parse(const char *ua, size_t n, struct user_agent *out)
         out->device_class = "mobile";
     else
         out->device_class = "desktop";
+}
+
+void useragent_parse(const char *ua, size_t n, struct user_agent *out)
+{
+    if (!ua || n == 0 || n > UA_CACHE_MAX_LEN) {
+        classify(ua, n, out);
+        return;
+    }
+    struct ua_cache_entry *e = &ua_cache[XXH3_64bits(ua, n) % UA_CACHE_SLOTS];
+    if (e->len == n && memcmp(e->text, ua, n) == 0) {
+        *out = e->result;
+        return;
+    }
+    classify(ua, n, out);
+    e->len = (uint8_t)n;
+    memcpy(e->text, ua, n);
+    e->result = *out;
 }

@@ -4,8 +4,14 @@
  *
  * Connection settings: WAL; the writer never checkpoints on commit
  * (wal_autocheckpoint=0) because a checkpoint inside a commit would stall
- * every request waiting on it; a background thread runs passive checkpoints
- * instead, and a truncating one when the WAL has grown past 256 MB.
+ * every request waiting on it; writer.c keeps the WAL short instead, with a
+ * checkpointer thread beside the writer. journal_size_limit cuts the WAL
+ * file back when it restarts, should it ever have grown long.
+ *
+ * The writer's connection gets a busy handler that polls every
+ * WRITER_BUSY_POLL_US: SQLite's default (busy_timeout) sleeps 1, 2, 5, 10,
+ * ... 100 ms between attempts, so a lock held for 2 ms could stall every
+ * request waiting on the writer for 25 ms or more.
  */
 #include "store/store_internal.h"
 
@@ -19,7 +25,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define WAL_TRUNCATE_BYTES (256LL << 20)
+#define WAL_SIZE_LIMIT_BYTES (64LL << 20)
+#define WRITER_BUSY_POLL_US 100
+#define WRITER_BUSY_TIMEOUT_MS 5000
 
 void store_options_defaults(struct store_options *o)
 {
@@ -87,8 +95,7 @@ int store_open_connection(const struct store *s, bool readonly, sqlite3 **out, c
              "PRAGMA temp_store = MEMORY;"
              "PRAGMA foreign_keys = OFF;"
              "%s",
-             (long long)(s->opt.cache_bytes / 1024),
-             readonly ? "PRAGMA query_only = 1;" : "");
+             (long long)(s->opt.cache_bytes / 1024), readonly ? "PRAGMA query_only = 1;" : "");
     char *msg = NULL;
     if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "configuring %s: %s", s->path, msg ? msg : "?");
@@ -97,12 +104,14 @@ int store_open_connection(const struct store *s, bool readonly, sqlite3 **out, c
         return -EIO;
     }
     if (!readonly) {
-        snprintf(pragmas, sizeof pragmas,
-                 "PRAGMA journal_mode = WAL;"
-                 "PRAGMA synchronous = %s;"
-                 "PRAGMA wal_autocheckpoint = 0;",
-                 sync_names[s->opt.synchronous < 0 || s->opt.synchronous > 2 ? 2
-                                                                             : s->opt.synchronous]);
+        snprintf(
+            pragmas, sizeof pragmas,
+            "PRAGMA journal_mode = WAL;"
+            "PRAGMA synchronous = %s;"
+            "PRAGMA wal_autocheckpoint = 0;"
+            "PRAGMA journal_size_limit = %lld;",
+            sync_names[s->opt.synchronous < 0 || s->opt.synchronous > 2 ? 2 : s->opt.synchronous],
+            WAL_SIZE_LIMIT_BYTES);
         if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
             snprintf(err, errlen, "configuring %s: %s", s->path, msg ? msg : "?");
             sqlite3_free(msg);
@@ -114,49 +123,22 @@ int store_open_connection(const struct store *s, bool readonly, sqlite3 **out, c
     return 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* checkpointer                                                              */
-
-static void *checkpoint_main(void *arg)
+/* Busy handler of the writer's connection: sleep WRITER_BUSY_POLL_US per
+ * attempt, give up (SQLITE_BUSY) after WRITER_BUSY_TIMEOUT_MS. The time is
+ * measured, not counted in attempts: on a busy machine a sleep lasts longer
+ * than asked. Only one thread uses the connection at a time. */
+static int writer_busy(void *arg, int count)
 {
-    struct store *s = arg;
-    sqlite3 *db = NULL;
-    char err[256];
-    if (store_open_connection(s, false, &db, err, sizeof err)) {
-        LOG_ERROR("store", NULL, "checkpointer: %s", err);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, 0);
-    char walpath[4096];
-    snprintf(walpath, sizeof walpath, "%s-wal", s->path);
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (s->opt.checkpoint_interval_ms % 1000) * 1000000;
-        ts.tv_sec += s->opt.checkpoint_interval_ms / 1000 + ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        pthread_cond_timedwait(&s->checkpoint_wake, &s->lock, &ts);
-        if (s->stopping)
-            break;
-        pthread_mutex_unlock(&s->lock);
-        int log_frames = 0, done_frames = 0;
-        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
-                                           &done_frames);
-        struct stat st;
-        if (rc == SQLITE_OK && log_frames > 0 && done_frames == log_frames &&
-            stat(walpath, &st) == 0 && st.st_size > WAL_TRUNCATE_BYTES) {
-            /* Everything is in the database: restart the WAL from its start so it
-             * stops growing. Waits briefly for the writer at most. */
-            sqlite3_busy_timeout(db, 50);
-            sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-            sqlite3_busy_timeout(db, 0);
-        }
-        pthread_mutex_lock(&s->lock);
-    }
-    pthread_mutex_unlock(&s->lock);
-    sqlite3_close(db);
-    return NULL;
+    static _Thread_local uint64_t since;
+    (void)arg;
+    uint64_t now = mono_ns();
+    if (count == 0)
+        since = now;
+    else if (now - since >= (uint64_t)WRITER_BUSY_TIMEOUT_MS * 1000000u)
+        return 0;
+    struct timespec ts = {0, WRITER_BUSY_POLL_US * 1000};
+    nanosleep(&ts, NULL);
+    return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -184,8 +166,7 @@ int store_open(struct store **out, const struct store_options *opt, char *err, s
     *out = NULL;
     int rc = mkdir_p(opt->data_dir);
     if (rc) {
-        snprintf(err, errlen, "cannot create data directory %s: %s", opt->data_dir,
-                 strerror(-rc));
+        snprintf(err, errlen, "cannot create data directory %s: %s", opt->data_dir, strerror(-rc));
         return rc;
     }
     struct store *s = xcalloc(1, sizeof *s);
@@ -205,18 +186,17 @@ int store_open(struct store **out, const struct store_options *opt, char *err, s
     rc = store_open_connection(s, false, &s->tx.db, err, errlen);
     if (rc)
         goto fail;
+    sqlite3_busy_handler(s->tx.db, writer_busy, NULL);
     if (store_migrate(s->tx.db, err, errlen)) {
         rc = -EIO;
         goto fail;
     }
     if (opt->start_writer) {
-        rc = store_writer_start(s);
+        rc = store_writer_start(s); /* and the checkpointer */
         if (rc) {
             snprintf(err, errlen, "cannot start the writer thread");
             goto fail;
         }
-        if (pthread_create(&s->checkpoint_thread, NULL, checkpoint_main, s) == 0)
-            s->checkpoint_running = true;
     }
     *out = s;
     return 0;
@@ -229,14 +209,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    store_writer_stop(s);
-    if (s->checkpoint_running) {
-        pthread_mutex_lock(&s->lock);
-        s->stopping = true;
-        pthread_cond_broadcast(&s->checkpoint_wake);
-        pthread_mutex_unlock(&s->lock);
-        pthread_join(s->checkpoint_thread, NULL);
-    }
+    store_writer_stop(s); /* and the checkpointer */
     for (int i = 0; i < STORE_READERS; i++) {
         stmt_cache_clear(&s->readers[i].cache);
         if (s->readers[i].db)

@@ -1,6 +1,6 @@
 /*
- * writer.c - the single writer thread and group commit. See store.h for the
- * job contract.
+ * writer.c - the single writer thread and group commit, and the checkpointer
+ * that keeps the WAL short. See store.h for the job contract.
  *
  * One loop: wait for work; take every internal job and ingest jobs up to
  * commit_max_messages; BEGIN IMMEDIATE; apply each; COMMIT; complete each.
@@ -15,6 +15,45 @@
  * group: every job is completed with -EIO and the store reports itself
  * unwritable until a commit succeeds again.
  *
+ * The WAL. SQLite appends every commit to the WAL and only starts writing it
+ * from its beginning again (a "restart": the file's blocks are reused, which
+ * is much cheaper than appending new ones) when a checkpoint has copied every
+ * frame into the database and no commit came after it. Under continuous
+ * writes a checkpoint running beside the writer never catches up completely,
+ * so the WAL would grow without bound; truncating it then (what this file
+ * used to do at 256 MB) takes the write lock for hundreds of milliseconds.
+ * Instead the two threads share the work:
+ *
+ *   writer        after each commit (wal hook: frames now in the WAL)
+ *                   below WAL_RESTART_FRAMES: every WAL_KICK_FRAMES new
+ *                   frames, wake the checkpointer
+ *                   from WAL_RESTART_FRAMES on: ask for one more pass, and
+ *                   once it has finished, complete the checkpoint itself
+ *                   between two commits (only the frames written during that
+ *                   pass are left to copy: a few ms), so that the next commit
+ *                   restarts the WAL
+ *                   past WAL_FORCE_FRAMES (the checkpointer has fallen
+ *                   behind): copy the backlog itself, waiting for a running
+ *                   pass if need be, so ingest slows down instead of the WAL
+ *                   growing
+ *   checkpointer  a PASSIVE checkpoint when woken or every checkpoint_interval
+ *                   (never blocks the writer: it copies the bulk beside it);
+ *                   when nothing was committed for a whole interval, TRUNCATE
+ *                   (without waiting: busy timeout 0) to give the disk back
+ *
+ *   WAL frames   0 .. KICK .. 2*KICK .. ... RESTART ........ | tail | restart at 0
+ *   checkpointer      pass    pass              pass (asked)  |
+ *   writer                                                   ckpt (ms)
+ *
+ * A checkpoint completes only if no reader still uses an older snapshot;
+ * otherwise the WAL restarts at a later try. journal_size_limit (store.c)
+ * cuts the file back to 64 MB when it restarts after having grown longer.
+ *
+ * The writer's connection polls every 100 us when it finds the database
+ * locked (by a TRUNCATE, or another process such as `journey deadletters
+ * replay`) instead of SQLite's default backoff of 1..100 ms sleeps, so it
+ * resumes as soon as the lock is released (store.c sets this up).
+ *
  * Fault injection (tests only; read once at start from the environment):
  *   JOURNEY_FAULT_COMMIT_DELAY_MS=N   sleep N ms before each COMMIT (a slow disk)
  *   JOURNEY_FAULT_COMMIT_FAILURES=N   fail the next N commits as an I/O error would
@@ -26,15 +65,49 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+/* Wake the checkpointer every this many new WAL frames (~1 MB of 4 KB pages).
+ * Small passes keep each of its database fsyncs short: a pass's fsync and the
+ * writer's WAL fdatasync share the disk, so a 4 MB pass (~12 ms of writing
+ * here) delays the commits that sync meanwhile by as much. */
+#define WAL_KICK_FRAMES 256
+/* From this many frames on (~32 MB), the writer completes a checkpoint after
+ * the checkpointer's next pass, so that the WAL restarts from its start. */
+#define WAL_RESTART_FRAMES 8192
+/* Past this (~64 MB) the checkpointer has fallen behind (starved of CPU, or
+ * slower than the writer): the writer then copies the backlog itself, every
+ * WAL_FORCE_STEP_FRAMES, and ingest slows down instead of the WAL growing. */
+#define WAL_FORCE_FRAMES 16384
+#define WAL_FORCE_STEP_FRAMES 2048
+/* How long a forced checkpoint waits at most for a pass of the checkpointer. */
+#define WAL_FORCE_WAIT_MS 2000
+
+/* State shared by the writer and the checkpointer of one store. Allocated by
+ * store_writer_start(), freed by store_writer_stop() after both threads end. */
+struct wal_watch {
+    struct store *s;
+    atomic_int frames;      /* frames in the WAL after the last commit (wal hook) */
+    atomic_uint commits;    /* commits seen by the wal hook */
+    atomic_bool tail_ready; /* a checkpointer pass over a long WAL has finished */
+    bool kick;              /* under s->lock: the writer asks for a pass now */
+    int kicked_at;          /* writer only: frames when it last woke the checkpointer */
+    bool restart_asked;     /* writer only: the pass before a restart was asked for */
+    int forced_at;          /* writer only: frames at its last forced checkpoint */
+};
 
 static struct metric *m_commit_messages;
 static struct metric *m_commit_seconds;
 static struct metric *m_commit_wait_seconds;
 static struct metric *m_commits;
 static struct metric *m_commit_failures;
+static struct metric *m_ckpt_passes;
+static struct metric *m_ckpt_tails;
+static struct metric *m_ckpt_truncates;
 
 static double gauge_ingest_depth(void *ctx)
 {
@@ -49,21 +122,29 @@ static double gauge_internal_depth(void *ctx)
 static void register_metrics(struct store *s)
 {
     static const double sizes[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
-    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                  0.01,   0.025,   0.05,   0.1,   0.25,   0.5, 1};
+    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                  0.025,  0.05,    0.1,    0.25,  0.5,    1};
     m_commit_messages =
-        metrics_histogram("journey_store_commit_messages", "Messages per group commit", NULL,
-                          sizes, (int)ARRAY_LEN(sizes));
+        metrics_histogram("journey_store_commit_messages", "Messages per group commit", NULL, sizes,
+                          (int)ARRAY_LEN(sizes));
     m_commit_seconds = metrics_histogram("journey_store_commit_seconds",
                                          "Duration of a group commit (BEGIN to durable COMMIT)",
                                          NULL, secs, (int)ARRAY_LEN(secs));
-    m_commit_wait_seconds = metrics_histogram(
-        "journey_store_job_latency_seconds",
-        "Time from a job's submission to its completion (queue wait + commit)", NULL, secs,
-        (int)ARRAY_LEN(secs));
+    m_commit_wait_seconds =
+        metrics_histogram("journey_store_job_latency_seconds",
+                          "Time from a job's submission to its completion (queue wait + commit)",
+                          NULL, secs, (int)ARRAY_LEN(secs));
     m_commits = metrics_counter("journey_store_commits_total", "Group commits", NULL);
     m_commit_failures =
         metrics_counter("journey_store_commit_failures_total", "Failed group commits", NULL);
+    m_ckpt_passes = metrics_counter("journey_store_checkpoints_total",
+                                    "WAL checkpoints: passive passes of the checkpointer, "
+                                    "completions by the writer (the WAL then restarts), "
+                                    "truncations while idle",
+                                    "kind=\"passive\"");
+    m_ckpt_tails = metrics_counter("journey_store_checkpoints_total", NULL, "kind=\"restart\"");
+    m_ckpt_truncates =
+        metrics_counter("journey_store_checkpoints_total", NULL, "kind=\"truncate\"");
     metrics_gauge_fn("journey_store_queue_messages",
                      "Messages waiting for the writer (ingest queue depth)", NULL,
                      gauge_ingest_depth, s);
@@ -105,8 +186,7 @@ int store_submit(struct store *s, struct store_job *job)
         q->head = job;
     q->tail = job;
     q->weight += w;
-    atomic_store_explicit(job->queue == STORE_QUEUE_INGEST ? &s->ingest_depth
-                                                           : &s->internal_depth,
+    atomic_store_explicit(job->queue == STORE_QUEUE_INGEST ? &s->ingest_depth : &s->internal_depth,
                           q->weight, memory_order_relaxed);
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
@@ -148,6 +228,26 @@ static int exec(sqlite3 *db, const char *sql)
     return 0;
 }
 
+/* The writer's transaction statements, prepared once in its statement cache
+ * (which keys on the address of the text) instead of parsed per commit. */
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+
+static int tx_exec(struct store *s, const char *sql)
+{
+    sqlite3_stmt *st = stmt_cache_get(&s->tx.cache, s->tx.db, sql);
+    if (!st)
+        return -EIO;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        LOG_ERROR("store", NULL, "%s failed: %s", sql, sqlite3_errmsg(s->tx.db));
+        return -EIO;
+    }
+    return 0;
+}
+
 static void complete(struct store_job *job, int rc)
 {
     int64_t waited = (int64_t)mono_ns() - job->submitted_ns;
@@ -164,7 +264,7 @@ static void run_group(struct store *s, struct store_job **jobs, size_t n)
         messages += jobs[i]->queue == STORE_QUEUE_INGEST ? jobs[i]->weight : 0;
     uint64_t t0 = mono_ns();
     while (n > 0) {
-        if (exec(s->tx.db, "BEGIN IMMEDIATE")) {
+        if (tx_exec(s, sql_begin)) {
             for (size_t i = 0; i < n; i++)
                 complete(jobs[i], -EIO);
             atomic_store(&s->writable, false);
@@ -179,7 +279,7 @@ static void run_group(struct store *s, struct store_job **jobs, size_t n)
                 break;
         }
         if (rc < 0) {
-            exec(s->tx.db, "ROLLBACK");
+            tx_exec(s, sql_rollback);
             for (size_t i = 0; i < applied; i++)
                 if (jobs[i]->undo)
                     jobs[i]->undo(jobs[i]);
@@ -208,8 +308,8 @@ static void run_group(struct store *s, struct store_job **jobs, size_t n)
                         atomic_fetch_sub(&s->fault_commit_failures, 1) > 0;
         if (injected)
             LOG_WARN("store", NULL, "fault injection: failing this commit");
-        if (injected || exec(s->tx.db, "COMMIT")) {
-            exec(s->tx.db, "ROLLBACK");
+        if (injected || tx_exec(s, sql_commit)) {
+            tx_exec(s, sql_rollback);
             for (size_t i = 0; i < n; i++) {
                 if (jobs[i]->undo)
                     jobs[i]->undo(jobs[i]);
@@ -229,9 +329,143 @@ static void run_group(struct store *s, struct store_job **jobs, size_t n)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* keeping the WAL short (see the top of the file)                          */
+
+/* Called by SQLite on the writer's connection after each commit. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct wal_watch *w = arg;
+    (void)db;
+    (void)name;
+    atomic_store_explicit(&w->frames, frames, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->commits, 1, memory_order_relaxed);
+    return SQLITE_OK;
+}
+
+static void kick_checkpointer(struct wal_watch *w, int frames)
+{
+    w->kicked_at = frames;
+    w->kick = true;
+    pthread_cond_signal(&w->s->checkpoint_wake);
+}
+
+/* Runs on the writer between groups, with s->lock held, after the jobs of
+ * the last group were completed (their answers are not delayed by this). */
+static void after_group(struct wal_watch *w)
+{
+    struct store *s = w->s;
+    int frames = atomic_load_explicit(&w->frames, memory_order_relaxed);
+    if (frames < w->kicked_at || frames < w->forced_at) {
+        w->kicked_at = w->forced_at = 0; /* the WAL restarted */
+        w->restart_asked = false;
+    }
+    if (frames < WAL_RESTART_FRAMES) {
+        if (frames - w->kicked_at >= WAL_KICK_FRAMES)
+            kick_checkpointer(w, frames);
+        return;
+    }
+    /* Long enough to restart: no more passes on their own (one would only
+     * race the writer's checkpoint below), but one more pass that starts
+     * now, and after it the rest here. */
+    bool force = frames >= WAL_FORCE_FRAMES && frames - w->forced_at >= WAL_FORCE_STEP_FRAMES;
+    if (force)
+        w->forced_at = frames;
+    if (!atomic_exchange(&w->tail_ready, false) && !force) {
+        if (!w->restart_asked) {
+            w->restart_asked = true;
+            kick_checkpointer(w, frames);
+        }
+        return;
+    }
+    /* The checkpointer copied everything up to the start of its last pass;
+     * what was committed since is copied here, with no commit running, so the
+     * checkpoint completes and the next commit writes the WAL from frame 0.
+     * PASSIVE never waits: if it cannot complete (a pass is running after
+     * all, or a reader holds an old snapshot), ask for another pass. When
+     * forced, wait for a running pass to end (SQLITE_BUSY: only one
+     * checkpoint at a time, and SQLite never waits for that lock itself). */
+    pthread_mutex_unlock(&s->lock);
+    int log = 0, done = 0, rc;
+    uint64_t t0 = mono_ns();
+    while ((rc = sqlite3_wal_checkpoint_v2(s->tx.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                           &done)) == SQLITE_BUSY &&
+           force && mono_ns() - t0 < WAL_FORCE_WAIT_MS * 1000000ull) {
+        struct timespec ts = {0, 200 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    bool complete = rc == SQLITE_OK && log > 0 && done == log;
+    if (complete)
+        metric_add(m_ckpt_tails, 1);
+    pthread_mutex_lock(&s->lock);
+    if (!complete)
+        w->restart_asked = false;
+}
+
+static void *checkpoint_main(void *arg)
+{
+    struct wal_watch *w = arg;
+    struct store *s = w->s;
+    pthread_setname_np(pthread_self(), "store-ckpt");
+    sqlite3 *db = NULL;
+    char err[256];
+    if (store_open_connection(s, false, &db, err, sizeof err)) {
+        LOG_ERROR("store", NULL, "checkpointer: %s", err);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 0); /* never wait for the writer */
+    char walpath[4096];
+    snprintf(walpath, sizeof walpath, "%s-wal", s->path);
+    unsigned commits_seen = atomic_load(&w->commits);
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        if (!w->kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t ns = ts.tv_nsec + (s->opt.checkpoint_interval_ms % 1000) * 1000000;
+            ts.tv_sec += s->opt.checkpoint_interval_ms / 1000 + ns / 1000000000;
+            ts.tv_nsec = ns % 1000000000;
+            pthread_cond_timedwait(&s->checkpoint_wake, &s->lock, &ts);
+        }
+        if (s->stopping)
+            break;
+        bool kicked = w->kick;
+        w->kick = false;
+        pthread_mutex_unlock(&s->lock);
+        int frames = atomic_load_explicit(&w->frames, memory_order_relaxed);
+        unsigned commits = atomic_load(&w->commits);
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (rc == SQLITE_OK && log > 0)
+            metric_add(m_ckpt_passes, 1);
+        if (rc == SQLITE_OK && frames >= WAL_RESTART_FRAMES)
+            atomic_store(&w->tail_ready, true);
+        /* Idle for a whole interval, everything copied: give the file back.
+         * The TRUNCATE takes the write lock for a moment; busy timeout 0, so
+         * it gives up at once if the writer holds it. */
+        struct stat st;
+        if (!kicked && rc == SQLITE_OK && done == log && commits == commits_seen &&
+            stat(walpath, &st) == 0 && st.st_size > 0 &&
+            sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
+                SQLITE_OK)
+            metric_add(m_ckpt_truncates, 1);
+        commits_seen = commits;
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the writer thread                                                         */
+
 static void *writer_main(void *arg)
 {
-    struct store *s = arg;
+    struct wal_watch *w = arg;
+    struct store *s = w->s;
+    pthread_setname_np(pthread_self(), "store-writer");
+    sqlite3_wal_hook(s->tx.db, on_wal_commit, w);
     size_t cap = 256;
     struct store_job **jobs = xmalloc(cap * sizeof *jobs);
     pthread_mutex_lock(&s->lock);
@@ -252,9 +486,8 @@ static void *writer_main(void *arg)
             jobs[n++] = j;
         }
         s->internal.tail = NULL;
-        while (s->ingest.head &&
-               (messages == 0 ||
-                messages + s->ingest.head->weight <= (size_t)s->opt.commit_max_messages)) {
+        while (s->ingest.head && (messages == 0 || messages + s->ingest.head->weight <=
+                                                       (size_t)s->opt.commit_max_messages)) {
             struct store_job *j = s->ingest.head;
             s->ingest.head = j->next;
             if (!s->ingest.head)
@@ -270,10 +503,12 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&s->lock);
         run_group(s, jobs, n);
         pthread_mutex_lock(&s->lock);
+        after_group(w);
     }
     pthread_mutex_unlock(&s->lock);
+    sqlite3_wal_hook(s->tx.db, NULL, NULL);
     free(jobs);
-    return NULL;
+    return w;
 }
 
 static int64_t env_int(const char *name)
@@ -287,11 +522,16 @@ int store_writer_start(struct store *s)
     register_metrics(s);
     s->fault_commit_delay_ms = env_int("JOURNEY_FAULT_COMMIT_DELAY_MS");
     atomic_store(&s->fault_commit_failures, (int)env_int("JOURNEY_FAULT_COMMIT_FAILURES"));
+    struct wal_watch *w = xcalloc(1, sizeof *w);
+    w->s = s;
     s->writer_running = true;
-    if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
+    if (pthread_create(&s->writer_thread, NULL, writer_main, w) != 0) {
         s->writer_running = false;
+        free(w);
         return -EAGAIN;
     }
+    if (pthread_create(&s->checkpoint_thread, NULL, checkpoint_main, w) == 0)
+        s->checkpoint_running = true;
     return 0;
 }
 
@@ -303,10 +543,16 @@ void store_writer_stop(struct store *s)
     pthread_cond_broadcast(&s->checkpoint_wake);
     bool running = s->writer_running;
     pthread_mutex_unlock(&s->lock);
-    if (running) {
-        pthread_join(s->writer_thread, NULL);
-        s->writer_running = false;
+    if (!running)
+        return;
+    void *w = NULL;
+    pthread_join(s->writer_thread, &w);
+    s->writer_running = false;
+    if (s->checkpoint_running) {
+        pthread_join(s->checkpoint_thread, NULL);
+        s->checkpoint_running = false;
     }
+    free(w);
 }
 
 /* ------------------------------------------------------------------------ */

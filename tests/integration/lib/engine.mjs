@@ -176,6 +176,15 @@ export class Visitor {
     this.queue = [];
     if (!batch.length) return null;
     const maxT = Math.max(...batch.map((m) => m._t));
+    // A visitor cannot act in the past: when this batch, placed before now,
+    // would start before the last event already sent, wait until it starts
+    // after it (a fast server answers the previous batch in less time than
+    // this batch's script spans).
+    if (base === undefined && !exact && this.sent.length) {
+      const lastAt = Math.max(...this.sent.map((m) => m.at));
+      const wait = lastAt + 1 + lastAgoMs + maxT - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
     const now = Date.now();
     if (base === undefined) base = now - lastAgoMs - maxT;
     const sentAt = new Date(now).toISOString();
