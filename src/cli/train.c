@@ -17,8 +17,8 @@
 static void usage(void)
 {
     printf("usage: journey train [--project ID] [--data DIR] [--test-share 0.2] [--rounds N]\n"
-           "                     [--no-save] [--json]\n"
-           "       journey train --csv FILE --label COLUMN [--folds 5] [--json]\n\n"
+           "                     [--threads N] [--no-save] [--json]\n"
+           "       journey train --csv FILE --label COLUMN [--folds 5] [--threads N] [--json]\n\n"
            "From the store: replays every ended session of the project (its goal must be set)\n"
            "through the engine's own feature code, snapshots each at its 1st, 2nd, 4th ... event,\n"
            "splits by time (the newest sessions are the test set), trains XGBoost, and reports\n"
@@ -59,7 +59,7 @@ static void json_metrics(struct buf *b, const char *name, const struct metric_se
 int cmd_train(int argc, char **argv)
 {
     const char *project = NULL, *csv = NULL, *label = NULL, *folds = NULL, *rounds = NULL,
-               *share = NULL;
+               *share = NULL, *threads = NULL;
     bool json = false, no_save = false, help = false;
     struct cli_flag flags[] = {
         {"project", &project, NULL, "the project to learn from (default 1)"},
@@ -68,6 +68,7 @@ int cmd_train(int argc, char **argv)
         {"folds", &folds, NULL, "--csv: cross-validation folds (5)"},
         {"rounds", &rounds, NULL, "most boosting rounds (400; early stopping decides)"},
         {"test-share", &share, NULL, "share of the newest sessions kept for the test (0.2)"},
+        {"threads", &threads, NULL, "XGBoost's training threads (0: one per core)"},
         {"json", NULL, &json, "print the report as JSON"},
         {"no-save", NULL, &no_save, "measure only; do not write a model"},
         {"help", NULL, &help, "this help"},
@@ -86,13 +87,23 @@ int cmd_train(int argc, char **argv)
     char err[512];
     struct store *store = NULL;
     uint64_t v;
+    int nthread = 0;
+    if (threads) {
+        if (parse_u64(threads, 256, &v)) {
+            fprintf(stderr, "journey train: --threads must be 0 to 256\n");
+            rc = 2;
+            goto out;
+        }
+        nthread = (int)v;
+    }
     if (csv) {
         if (!label) {
             fprintf(stderr, "journey train: --csv needs --label COLUMN\n");
             rc = 2;
             goto out;
         }
-        struct csv_options co = {.path = csv, .label = label, .folds = 5, .seed = 1};
+        struct csv_options co = {
+            .path = csv, .label = label, .folds = 5, .seed = 1, .nthread = nthread};
         if (folds && (parse_u64(folds, 50, &v) || v < 2)) {
             fprintf(stderr, "journey train: --folds must be 2 to 50\n");
             rc = 2;
@@ -109,8 +120,9 @@ int cmd_train(int argc, char **argv)
         }
         if (json) {
             struct buf b = BUF_INIT;
-            buf_printf(&b, "{\"rows\":%d,\"columns\":%d,\"features\":%d,\"folds\":%d,"
-                           "\"positive\":",
+            buf_printf(&b,
+                       "{\"rows\":%d,\"columns\":%d,\"features\":%d,\"folds\":%d,"
+                       "\"positive\":",
                        r.rows, r.columns, r.features, r.folds);
             json_str(&b, r.positive);
             buf_puts(&b, ",\"positive_rate\":");
@@ -123,14 +135,19 @@ int cmd_train(int argc, char **argv)
             json_metrics(&b, "baseline", &r.baseline);
             buf_putc(&b, ',');
             json_metrics(&b, "xgboost_sd", &r.xgboost_sd);
+            buf_putc(&b, ',');
+            json_metrics(&b, "logistic_regression_sd", &r.logistic_sd);
+            buf_putc(&b, ',');
+            json_metrics(&b, "baseline_sd", &r.baseline_sd);
             buf_puts(&b, "}\n");
             fputs(b.data, stdout);
             buf_free(&b);
         } else {
-            printf("%s: %d rows, %d columns -> %d features; label %s = %s (%.1f%% of rows); %d-fold "
-                   "stratified cross-validation\n\n",
-                   csv, r.rows, r.columns, r.features, label, r.positive, 100 * r.positive_rate,
-                   r.folds);
+            printf(
+                "%s: %d rows, %d columns -> %d features; label %s = %s (%.1f%% of rows); %d-fold "
+                "stratified cross-validation\n\n",
+                csv, r.rows, r.columns, r.features, label, r.positive, 100 * r.positive_rate,
+                r.folds);
             printf("  %-22s %-11s  %-11s  %-17s  %s\n", "", "ROC AUC", "PR AUC", "F1 @threshold",
                    "Brier");
             row("xgboost", &r.xgboost, &r.xgboost_sd);
@@ -154,6 +171,7 @@ int cmd_train(int argc, char **argv)
     o.data_dir = a.cfg.data_dir;
     o.session_timeout_ms = a.cfg.session_timeout_ms;
     o.save = !no_save;
+    o.nthread = nthread;
     if (rounds && !parse_u64(rounds, 10000, &v))
         o.max_rounds = (int)v;
     if (share) {
@@ -187,12 +205,15 @@ int cmd_train(int argc, char **argv)
                    "{\"project_id\":%lld,\"version\":%d,\"sessions\":%lld,\"snapshots\":%lld,"
                    "\"train_sessions\":%lld,\"test_sessions\":%lld,\"exit_rate\":",
                    (long long)o.project_id, r.version, (long long)r.sessions,
-                   (long long)r.snapshots, (long long)r.train_sessions,
-                   (long long)r.test_sessions);
+                   (long long)r.snapshots, (long long)r.train_sessions, (long long)r.test_sessions);
         json_double(&b, r.exit_rate);
         buf_puts(&b, ",\"minority_class\":");
         json_str(&b, minority);
-        buf_printf(&b, ",\"rounds\":%d,\"seconds\":%.3f,", r.rounds, r.seconds);
+        buf_printf(&b,
+                   ",\"rounds\":%d,\"seconds\":%.3f,\"replay_seconds\":%.3f,"
+                   "\"xgboost_seconds\":%.3f,\"logistic_seconds\":%.3f,\"threads\":%d,",
+                   r.rounds, r.seconds, r.replay_seconds, r.xgboost_seconds, r.logistic_seconds,
+                   nthread > 0 ? nthread : cpu_count());
         json_metrics(&b, "xgboost", &r.xgboost);
         buf_putc(&b, ',');
         json_metrics(&b, "logistic_regression", &r.logistic);
@@ -210,8 +231,7 @@ int cmd_train(int argc, char **argv)
                100 * r.exit_rate, minority);
         printf("split by time: %lld older sessions train, the %lld newest test\n\n",
                (long long)r.train_sessions, (long long)r.test_sessions);
-        printf("  %-22s %7s  %7s  %-13s  %7s\n", "", "ROC AUC", "PR AUC", "F1(minority)",
-               "Brier");
+        printf("  %-22s %7s  %7s  %-13s  %7s\n", "", "ROC AUC", "PR AUC", "F1(minority)", "Brier");
         row("xgboost", &r.xgboost, NULL);
         row("logistic regression", &r.logistic, NULL);
         row("trivial baseline", &r.baseline, NULL);

@@ -308,7 +308,7 @@ int model_train_csv(const struct csv_options *o, struct csv_report *r, char *err
         }
         /* the most frequent values */
         char **vals = xcalloc((size_t)t.rows, sizeof *vals);
-        int (*counts)[2] = xcalloc((size_t)t.rows, sizeof *counts);
+        int(*counts)[2] = xcalloc((size_t)t.rows, sizeof *counts);
         int nv = 0;
         for (int i = 0; i < t.rows; i++) {
             int k = 0;

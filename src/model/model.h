@@ -56,13 +56,13 @@ char *model_current_path(const char *data_dir);
 
 struct train_options {
     int64_t project_id;
-    int64_t now_ms;          /* sessions with an event after now - session_timeout are open */
+    int64_t now_ms; /* sessions with an event after now - session_timeout are open */
     int64_t session_timeout_ms;
-    double test_share;       /* newest sessions kept for the test (0.2) */
-    int max_rounds;          /* 400 */
-    int nthread;             /* 0: all cores */
+    double test_share; /* newest sessions kept for the test (0.2) */
+    int max_rounds;    /* 400 */
+    int nthread;       /* 0: all cores */
     uint64_t seed;
-    bool save;               /* write DIR/models/model-N.json and current.json */
+    bool save; /* write DIR/models/model-N.json and current.json */
     const char *data_dir;
 };
 
@@ -76,7 +76,10 @@ struct train_report {
     double exit_rate;
     bool minority_is_exit; /* which class the F1 is of */
     int rounds;
-    double seconds;
+    double seconds;         /* all of it */
+    double replay_seconds;  /* reading and replaying the sessions into snapshots */
+    double xgboost_seconds; /* boosting, with early stopping */
+    double logistic_seconds;
     struct metric_set xgboost, logistic, baseline;
     char path[512];
 };
@@ -99,7 +102,7 @@ struct csv_report {
     int rows, columns, features, folds;
     double positive_rate;
     char positive[64];
-    struct metric_set xgboost, logistic, baseline;       /* means over folds */
+    struct metric_set xgboost, logistic, baseline; /* means over folds */
     struct metric_set xgboost_sd, logistic_sd, baseline_sd;
 };
 

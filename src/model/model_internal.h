@@ -9,17 +9,22 @@
 #include <cJSON.h>
 #include <pthread.h>
 
+/* One node in 12 bytes. An inner node's two children are adjacent (right =
+ * left + 1; tree.c lays each tree out breadth-first so), its split holds the
+ * feature index and, in the top bit, whether a missing value goes left. */
 struct node {
-    int32_t feature; /* -1: a leaf */
-    float value;     /* the threshold, or the leaf's value */
-    uint32_t left, right;
-    bool default_left;
+    float value;    /* the threshold, or the leaf's value */
+    uint32_t split; /* NODE_LEAF, or the feature | NODE_DEFAULT_LEFT */
+    uint32_t left;  /* the left child, counted from the tree's root */
 };
+#define NODE_LEAF 0x7fffffffu
+#define NODE_DEFAULT_LEFT 0x80000000u
+#define NODE_FEATURE(split) ((split) & ~NODE_DEFAULT_LEFT)
 
 struct forest {
     struct node *nodes;
     size_t n_nodes;
-    uint32_t *roots;
+    uint32_t *roots; /* each tree's first node in nodes */
     int n_trees;
     int n_features;
     float base_margin;
@@ -67,8 +72,8 @@ struct xgb_params {
 void xgb_params_defaults(struct xgb_params *p);
 /* Trains on (x, y) with early stopping on (vx, vy) (may be empty). Writes
  * XGBoost's JSON model into model_json (malloc'd) and the rounds kept. */
-int xgb_train(const struct xgb_params *p, const float *x, const float *y, size_t n,
-              const float *vx, const float *vy, size_t vn, int d, char **model_json, int *rounds,
-              char *err, size_t errlen);
+int xgb_train(const struct xgb_params *p, const float *x, const float *y, size_t n, const float *vx,
+              const float *vy, size_t vn, int d, char **model_json, int *rounds, char *err,
+              size_t errlen);
 
 #endif

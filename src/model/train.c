@@ -60,7 +60,7 @@ struct dataset {
 struct build_ctx {
     struct engine_offline *off;
     struct dataset *ds;
-    char current[256];
+    char *current; /* the session being replayed (from malloc) */
     bool open;
     int events;
     size_t first_row; /* rows of the current session start here */
@@ -103,7 +103,8 @@ static int build_one(const struct store_event *e, int64_t id, void *arg)
     struct build_ctx *c = arg;
     if (!c->open || strcmp(c->current, e->session_id) != 0) {
         end_session(c);
-        snprintf(c->current, sizeof c->current, "%s", e->session_id);
+        free(c->current);
+        c->current = xstrdup(e->session_id);
         engine_offline_begin(c->off, e->project_id, e->session_id);
         c->open = true;
         c->events = 0;
@@ -244,11 +245,14 @@ int model_train_store(struct store *store, const struct train_options *o, struct
     struct build_ctx bc = {.off = off, .ds = &ds};
     if (store_scan_ended_sessions(store, o->project_id, o->now_ms - o->session_timeout_ms,
                                   build_one, &bc) < 0) {
+        free(bc.current);
         snprintf(err, errlen, "reading the stored events failed");
         rc = -EIO;
         goto out;
     }
     end_session(&bc);
+    free(bc.current);
+    r->replay_seconds = (double)(mono_ns() - t0) / 1e9;
     r->sessions = ds.sessions;
     r->snapshots = (int64_t)ds.n;
     if (ds.sessions < 50 || ds.n < 200) {
@@ -298,10 +302,12 @@ int model_train_store(struct store *store, const struct train_options *o, struct
     xp.max_rounds = o->max_rounds;
     xp.nthread = o->nthread;
     xp.seed = o->seed;
+    uint64_t t_xgb = mono_ns();
     if (xgb_train(&xp, xa, ya, na, xv, yv, nv, d, &xgb_json, &r->rounds, err, errlen)) {
         rc = -EIO;
         goto out;
     }
+    r->xgboost_seconds = (double)(mono_ns() - t_xgb) / 1e9;
     /* Score validation and test with the saved model itself, natively: what
      * is measured is exactly what will serve. */
     cJSON *xgb = cJSON_Parse(xgb_json);
@@ -322,7 +328,9 @@ int model_train_store(struct store *store, const struct train_options *o, struct
     double thr = minority_threshold(pv, yv, nv, r->minority_is_exit);
     minority_metrics(&r->xgboost, pt, yt, nt, r->minority_is_exit, thr);
 
+    uint64_t t_lr = mono_ns();
     logreg_fit(&lr, xa, ya, na, d, 1e-3);
+    r->logistic_seconds = (double)(mono_ns() - t_lr) / 1e9;
     logreg_predict(&lr, xv, nv, pv);
     thr = minority_threshold(pv, yv, nv, r->minority_is_exit);
     logreg_predict(&lr, xt, nt, pt);
@@ -371,8 +379,9 @@ int model_train_store(struct store *store, const struct train_options *o, struct
                    (long long)r->sessions, (long long)r->snapshots, (long long)r->train_sessions,
                    (long long)r->test_sessions, r->rounds, r->seconds);
         json_double(&b, base);
-        buf_printf(&b, ",\"params\":{\"max_depth\":%d,\"eta\":%g,\"subsample\":%g,"
-                       "\"colsample_bytree\":%g,\"min_child_weight\":%g}},",
+        buf_printf(&b,
+                   ",\"params\":{\"max_depth\":%d,\"eta\":%g,\"subsample\":%g,"
+                   "\"colsample_bytree\":%g,\"min_child_weight\":%g}},",
                    xp.max_depth, xp.eta, xp.subsample, xp.colsample, xp.min_child_weight);
         buf_puts(&b, "\"xgboost\":");
         buf_puts(&b, xgb_json);

@@ -37,9 +37,9 @@ static int check(int rc, char *err, size_t errlen, const char *what)
     return 0;
 }
 
-int xgb_train(const struct xgb_params *p, const float *x, const float *y, size_t n,
-              const float *vx, const float *vy, size_t vn, int d, char **model_json, int *rounds,
-              char *err, size_t errlen)
+int xgb_train(const struct xgb_params *p, const float *x, const float *y, size_t n, const float *vx,
+              const float *vy, size_t vn, int d, char **model_json, int *rounds, char *err,
+              size_t errlen)
 {
     DMatrixHandle train = NULL, valid = NULL;
     BoosterHandle booster = NULL;

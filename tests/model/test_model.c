@@ -1,7 +1,8 @@
 /*
  * test_model.c - the model: native scoring equals XGBoost's, a saved model
  * loads and reloads to identical predictions, broken or mismatched models are
- * refused with a clear reason, metrics on hand-computed cases, logistic
+ * refused with a clear reason (also those XGBoost's own loader would crash
+ * on), metrics on hand-computed cases, logistic
  * regression, CSV cross-validation on the committed table.
  */
 #include "support_test.h"
@@ -107,8 +108,9 @@ static char *envelope(int version, const char *feature0)
     free(x);
     free(y);
     struct buf b = BUF_INIT;
-    buf_printf(&b, "{\"format\":\"journey-model\",\"format_version\":1,\"version\":%d,"
-                   "\"base_rate\":0.7,\"features\":[",
+    buf_printf(&b,
+               "{\"format\":\"journey-model\",\"format_version\":1,\"version\":%d,"
+               "\"base_rate\":0.7,\"features\":[",
                version);
     for (int i = 0; i < d; i++) {
         if (i)
@@ -204,6 +206,96 @@ static void test_refusals(void **state)
     free(env);
 }
 
+/* The envelope with the first occurrence of `from` replaced by `to`. */
+static char *replaced(const char *env, const char *from, const char *to)
+{
+    const char *at = strstr(env, from);
+    assert_non_null(at);
+    return xasprintf("%.*s%s%s", (int)(at - env), env, to, at + strlen(from));
+}
+
+/* Members XGBoost's own loader trusts: XGBoost 1.7 reads out of bounds (a
+ * segfault, seen) when num_trees, tree_info or a tree's id disagree with the
+ * trees, or a tree lists categories; others change what the model predicts.
+ * Each must be refused before XGBoost sees it. */
+static void test_refusals_before_xgboost(void **state)
+{
+    (void)state;
+    char *env = envelope(1, NULL);
+    static const struct {
+        const char *from, *to, *expect;
+    } cases[] = {
+        {"\"num_trees\":\"", "\"num_trees\":\"9", "does not match its"},
+        {"\"tree_info\":[0,", "\"tree_info\":[", "tree_info does not list"},
+        {"\"tree_info\":[0,", "\"tree_info\":[1,", "tree_info[0] is not 0"},
+        {"\"id\":0", "\"id\":7", "tree 0: its id is not 0"},
+        {"\"categories_nodes\":[]", "\"categories_nodes\":[0]", "categorical splits"},
+        {"\"split_type\":[0", "\"split_type\":[1", "categorical splits"},
+        {"\"num_class\":\"0\"", "\"num_class\":\"3\"", "one binary output"},
+        {"\"num_parallel_tree\":\"1\"", "\"num_parallel_tree\":\"2\"", "num_parallel_tree 1"},
+        {"\"num_nodes\":\"", "\"num_nodes\":\"9", "tree_param does not match"},
+        {"\"num_deleted\":\"0\"", "\"num_deleted\":\"2\"", "tree_param does not match"},
+        {"\"parents\":[2147483647,0,0,", "\"parents\":[2147483647,0,1,", "its parent does not"},
+        {"\"left_children\":[1,", "\"left_children\":[1.5,", "left child out of range"},
+        {"\"base_weights\":[", "\"base_weights\":[\"x\",", "malformed node arrays"},
+        {"\"version\":1,", "\"version\":1e300,", "\"version\" is not a whole number"},
+        {"\"format_version\":1", "\"format_version\":0", "\"format_version\" is not"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char *bad = replaced(env, cases[i].from, cases[i].to);
+        char err[300] = "";
+        struct model *m = NULL;
+        int rc = model_load_buffer(bad, strlen(bad), &m, err, sizeof err);
+        if (rc >= 0 || !strstr(err, cases[i].expect))
+            fail_msg("%s -> %s: rc %d, \"%s\" (expected \"%s\")", cases[i].from, cases[i].to, rc,
+                     err, cases[i].expect);
+        assert_null(m);
+        free(bad);
+    }
+    free(env);
+}
+
+/* XGBoost must read the very member that was validated. It did not when the
+ * validated member and the text handed to XGBoost were found differently
+ * (cJSON compares decoded keys, the text was found by its raw key) or read
+ * differently (XGBoost keeps the last of two equal keys, cJSON the first):
+ * XGBoost then read unchecked trees and crashed (fuzz/regressions/model). */
+static void test_xgboost_member_read_as_validated(void **state)
+{
+    (void)state;
+    char *env = envelope(1, NULL);
+    const char *at = strstr(env, "\"xgboost\":");
+    assert_non_null(at);
+    int head = (int)(at - env);
+    const char *xg = at + strlen("\"xgboost\":");
+    int xg_len = (int)strlen(xg) - 1; /* without the envelope's closing brace */
+    char *xg_text = xasprintf("%.*s", xg_len, xg);
+    char *broken = replaced(xg_text, "\"tree_info\":[0,", "\"tree_info\":[");
+    const char *info = strstr(env, "\"tree_info\":[");
+    assert_non_null(info);
+    int info_end = (int)(strchr(info, ']') + 1 - env);
+    char *cases[] = {
+        /* a valid member under an escaped key, a broken one under the plain key */
+        xasprintf("%.*s\"x\\u0067boost\":%s,\"xgboost\":%s}", head, env, xg_text, broken),
+        xasprintf("%.*s\"xgboost\\u0000\":%s,\"xgboost\":%s}", head, env, xg_text, broken),
+        /* a valid tree_info, then a short one */
+        xasprintf("%.*s,\"tree_info\":[0]%s", info_end, env, env + info_end),
+    };
+    const char *expect[] = {"escape", "escape", "repeats the key \"tree_info\""};
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char err[300] = "";
+        struct model *m = NULL;
+        int rc = model_load_buffer(cases[i], strlen(cases[i]), &m, err, sizeof err);
+        if (rc >= 0 || !strstr(err, expect[i]))
+            fail_msg("case %zu: rc %d, \"%s\" (expected \"%s\")", i, rc, err, expect[i]);
+        assert_null(m);
+        free(cases[i]);
+    }
+    free(broken);
+    free(xg_text);
+    free(env);
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -236,7 +328,8 @@ static void test_logistic_regression(void **state)
     (void)state;
     int d = 4;
     size_t n = 3000;
-    float *x = malloc(n * (size_t)d * sizeof *x), *y = malloc(n * sizeof *y), *p = malloc(n * sizeof *p);
+    float *x = malloc(n * (size_t)d * sizeof *x), *y = malloc(n * sizeof *y),
+          *p = malloc(n * sizeof *p);
     make_data(x, y, n, d);
     struct logreg lr;
     logreg_fit(&lr, x, y, n, d, 1e-3);
@@ -253,8 +346,11 @@ static void test_logistic_regression(void **state)
 static void test_csv_mode(void **state)
 {
     (void)state;
-    struct csv_options o = {.path = "tests/fixtures/shoppers_sample.csv", .label = "Revenue",
-                            .folds = 5, .seed = 1, .nthread = 1};
+    struct csv_options o = {.path = "tests/fixtures/shoppers_sample.csv",
+                            .label = "Revenue",
+                            .folds = 5,
+                            .seed = 1,
+                            .nthread = 1};
     struct csv_report r;
     char err[300];
     assert_int_equal(model_train_csv(&o, &r, err, sizeof err), 0);
@@ -278,6 +374,8 @@ int main(void)
         cmocka_unit_test(test_native_equals_xgboost),
         cmocka_unit_test(test_save_load_reload_identical),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_refusals_before_xgboost),
+        cmocka_unit_test(test_xgboost_member_read_as_validated),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_logistic_regression),
         cmocka_unit_test(test_csv_mode),
