@@ -67,8 +67,7 @@ static const struct option config_options[] = {
      "Largest single message. A larger one goes to the dead letters with the reason\n"
      "message_too_large and the request is still answered 200 (in a batch, the rest of the\n"
      "batch is stored): a 413 would make the client drop or split what cannot be split."},
-    {"max_request_bytes", OPT_SIZE, F(max_request_bytes), 1024, 64 << 20, "500KB", NULL,
-     "ingest",
+    {"max_request_bytes", OPT_SIZE, F(max_request_bytes), 1024, 64 << 20, "500KB", NULL, "ingest",
      "Largest request body, both as received and after gzip decompression (a gzip bomb stops\n"
      "here). Larger requests are answered 413 and not stored: clients split and resend."},
     {"max_batch_messages", OPT_INT, F(max_batch_messages), 1, 100000, "2500", NULL, "ingest",
@@ -96,8 +95,8 @@ static const struct option config_options[] = {
      "or a comma-separated list such as https://shop.example,https://www.shop.example."},
     {"rate_limit_ip", OPT_INT, F(rate_limit_ip), 0, 10000000, "1000", NULL, "ingest",
      "Requests per second allowed from one client IP (token bucket). 0 disables."},
-    {"rate_limit_ip_burst", OPT_INT, F(rate_limit_ip_burst), 1, 100000000, "2000", NULL,
-     "ingest", "Bucket size of the per-IP limit: requests allowed in a burst."},
+    {"rate_limit_ip_burst", OPT_INT, F(rate_limit_ip_burst), 1, 100000000, "2000", NULL, "ingest",
+     "Bucket size of the per-IP limit: requests allowed in a burst."},
     {"rate_limit_key", OPT_INT, F(rate_limit_key), 0, 100000000, "50000", NULL, "ingest",
      "Messages per second allowed per write key (token bucket). 0 disables."},
     {"rate_limit_key_burst", OPT_INT, F(rate_limit_key_burst), 1, 1000000000, "100000", NULL,
@@ -107,8 +106,7 @@ static const struct option config_options[] = {
      "SQLite's synchronous setting for the WAL. full: a 200 means the batch is on disk\n"
      "(fsync per group commit). normal: survives a crash of journey, not of the machine.\n"
      "off: no fsync at all."},
-    {"queue_max_messages", OPT_INT, F(queue_max_messages), 100, 100000000, "200000", NULL,
-     "store",
+    {"queue_max_messages", OPT_INT, F(queue_max_messages), 100, 100000000, "200000", NULL, "store",
      "Messages waiting for the writer at most. When full, ingest answers 503 with\n"
      "Retry-After before reading the request."},
     {"commit_max_messages", OPT_INT, F(commit_max_messages), 1, 10000000, "20000", NULL, "store",
@@ -146,8 +144,8 @@ static const struct option config_options[] = {
     {"report_workers", OPT_INT, F(report_workers), 1, 64, "2", NULL, "analytics",
      "Threads that run /api/v1 reports (funnels, retention, exports ...). Reports never run\n"
      "on the HTTP threads, so a long report does not hold up ingest."},
-    {"analytics_queue_events", OPT_INT, F(analytics_queue_events), 1000, 100000000, "1000000",
-     NULL, "analytics",
+    {"analytics_queue_events", OPT_INT, F(analytics_queue_events), 1000, 100000000, "1000000", NULL,
+     "analytics",
      "Events waiting for the analytics column store at most. Ingest never waits for it: past\n"
      "this an event is left out of the reports (it is stored all the same) and\n"
      "journey_analytics_dropped_total counts it."},
@@ -210,14 +208,11 @@ int config_parse_size(const char *s, int64_t *out)
     int64_t mult;
     if (*end == '\0' || strcasecmp(end, "b") == 0)
         mult = 1;
-    else if (strcasecmp(end, "k") == 0 || strcasecmp(end, "kb") == 0 ||
-             strcasecmp(end, "kib") == 0)
+    else if (strcasecmp(end, "k") == 0 || strcasecmp(end, "kb") == 0 || strcasecmp(end, "kib") == 0)
         mult = 1024;
-    else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "mb") == 0 ||
-             strcasecmp(end, "mib") == 0)
+    else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "mb") == 0 || strcasecmp(end, "mib") == 0)
         mult = 1024 * 1024;
-    else if (strcasecmp(end, "g") == 0 || strcasecmp(end, "gb") == 0 ||
-             strcasecmp(end, "gib") == 0)
+    else if (strcasecmp(end, "g") == 0 || strcasecmp(end, "gb") == 0 || strcasecmp(end, "gib") == 0)
         mult = 1024LL * 1024 * 1024;
     else
         return -1;
@@ -323,11 +318,16 @@ static void set_error(struct config_error *err, const char *where, const char *f
 static const char *type_hint(const struct option *o)
 {
     switch (o->type) {
-    case OPT_DURATION: return "a duration like 500ms, 30s, 10m, 24h or 7d";
-    case OPT_SIZE: return "a size like 512, 32KB or 64MB";
-    case OPT_BOOL: return "true or false";
-    case OPT_INT: return "an integer";
-    default: return "a value";
+    case OPT_DURATION:
+        return "a duration like 500ms, 30s, 10m, 24h or 7d";
+    case OPT_SIZE:
+        return "a size like 512, 32KB or 64MB";
+    case OPT_BOOL:
+        return "true or false";
+    case OPT_INT:
+        return "an integer";
+    default:
+        return "a value";
     }
 }
 
@@ -445,14 +445,21 @@ int config_load_file(struct config *c, const char *path, struct config_error *er
         set_error(err, path, "cannot open: %s", strerror(errno));
         return -1;
     }
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         char where[600];
         snprintf(where, sizeof where, "%s:%d", path, lineno);
-        if (!strchr(line, '\n') && !feof(f)) {
+        if (len > 4095) {
             set_error(err, where, "line too long");
+            rc = -1;
+            break;
+        }
+        if (memchr(line, '\0', (size_t)len)) { /* would end the line early */
+            set_error(err, where, "a NUL byte in the line");
             rc = -1;
             break;
         }
@@ -478,6 +485,7 @@ int config_load_file(struct config *c, const char *path, struct config_error *er
             break;
         }
     }
+    free(line);
     fclose(f);
     return rc;
 }
@@ -528,17 +536,16 @@ static void write_comment(struct buf *out, const char *text, const char *prefix)
 
 void config_write_defaults(struct buf *out)
 {
-    buf_puts(out,
-             "# journey.conf - every option of `journey serve`, at its default.\n"
-             "#\n"
-             "# Format: name = value; '#' starts a comment. Each option can also be set\n"
-             "# with the environment variable JOURNEY_<NAME> (upper case) or the flag\n"
-             "# --name-with-dashes; flags win over the environment, which wins over this\n"
-             "# file. Durations take a unit (500ms, 30s, 10m, 24h, 7d); sizes take KB, MB\n"
-             "# or GB (powers of 1024) or a plain byte count.\n"
-             "#\n"
-             "# Generated by `journey config defaults`; a test keeps it in step with the\n"
-             "# option table in src/config/config.c.\n");
+    buf_puts(out, "# journey.conf - every option of `journey serve`, at its default.\n"
+                  "#\n"
+                  "# Format: name = value; '#' starts a comment. Each option can also be set\n"
+                  "# with the environment variable JOURNEY_<NAME> (upper case) or the flag\n"
+                  "# --name-with-dashes; flags win over the environment, which wins over this\n"
+                  "# file. Durations take a unit (500ms, 30s, 10m, 24h, 7d); sizes take KB, MB\n"
+                  "# or GB (powers of 1024) or a plain byte count.\n"
+                  "#\n"
+                  "# Generated by `journey config defaults`; a test keeps it in step with the\n"
+                  "# option table in src/config/config.c.\n");
     const char *section = NULL;
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option *o = &config_options[i];

@@ -15,14 +15,19 @@
 #include <time.h>
 
 static const char *const base_names[] = {
-    "session_seconds",      "pages",           "distinct_pages",  "events_per_minute",
-    "seconds_since_previous_event", "page_dwell_seconds", "back_navigations",
+    "session_seconds",
+    "pages",
+    "distinct_pages",
+    "events_per_minute",
+    "seconds_since_previous_event",
+    "page_dwell_seconds",
+    "back_navigations",
 };
 static const char *const tail_names[] = {
-    "form_errors",  "scroll_depth",  "video_watch_ratio", "device_desktop", "device_mobile",
-    "device_tablet", "hour_of_day",  "returning",         "earlier_conversions",
-    "referrer_direct", "referrer_search", "referrer_social", "referrer_email", "referrer_paid",
-    "referrer_other",
+    "form_errors",         "scroll_depth",    "video_watch_ratio", "device_desktop",
+    "device_mobile",       "device_tablet",   "hour_of_day",       "returning",
+    "earlier_conversions", "referrer_direct", "referrer_search",   "referrer_social",
+    "referrer_email",      "referrer_paid",   "referrer_other",
 };
 
 const char *engine_feature_name(int i)
@@ -78,11 +83,11 @@ enum referrer_class referrer_classify(const char *referrer, const char *url)
     }
     if (!referrer || !*referrer)
         return REF_DIRECT;
-    static const char *const search[] = {"google.", "bing.", "duckduckgo.", "yahoo.",
-                                         "ecosia.", "baidu.", "yandex.", "qwant."};
-    static const char *const social[] = {"facebook.", "t.co", "twitter.", "x.com",
-                                         "linkedin.", "instagram.", "reddit.", "youtube.",
-                                         "tiktok.", "pinterest."};
+    static const char *const search[] = {"google.", "bing.",  "duckduckgo.", "yahoo.",
+                                         "ecosia.", "baidu.", "yandex.",     "qwant."};
+    static const char *const social[] = {"facebook.", "t.co",       "twitter.", "x.com",
+                                         "linkedin.", "instagram.", "reddit.",  "youtube.",
+                                         "tiktok.",   "pinterest."};
     static const char *const mail[] = {"mail.", "outlook.", "gmail."};
     if (host_has(referrer, search, sizeof search / sizeof search[0]))
         return REF_SEARCH;
@@ -113,8 +118,8 @@ void engine_features(const struct session *s, int64_t now, float *out)
     out[i++] = (float)s->distinct_pages;
     out[i++] = (float)(minutes > 0.05 ? s->events / minutes : s->events / 0.05);
     out[i++] = s->prev_event_ts ? (float)((double)(s->last_ts - s->prev_event_ts) / 1000.0) : NAN;
-    out[i++] = s->page_enter_ts ? (float)((double)(now - s->page_enter_ts - s->hidden_ms) / 1000.0)
-                                : NAN;
+    out[i++] =
+        s->page_enter_ts ? (float)((double)(now - s->page_enter_ts - s->hidden_ms) / 1000.0) : NAN;
     out[i++] = (float)s->back_navigations;
     for (int k = 0; k < SIG_KIND_COUNT; k++)
         out[i++] = (float)s->sig[k].count;
@@ -127,10 +132,11 @@ void engine_features(const struct session *s, int64_t now, float *out)
     out[i++] = !strcmp(dc, "desktop");
     out[i++] = !strcmp(dc, "mobile");
     out[i++] = !strcmp(dc, "tablet");
-    time_t secs = (time_t)(now / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    out[i++] = (float)tm.tm_hour;
+    /* The UTC hour by arithmetic: gmtime_r() takes glibc's time-zone lock. */
+    int64_t ms_of_day = now % 86400000;
+    if (ms_of_day < 0)
+        ms_of_day += 86400000;
+    out[i++] = (float)(ms_of_day / 3600000);
     out[i++] = s->returning;
     out[i++] = (float)s->earlier_conversions;
     for (int r = 0; r < REF_CLASS_COUNT; r++)

@@ -190,10 +190,11 @@ static struct condition *parse_member(struct parse *p, const cJSON *v, const cha
         snprintf(sub, sizeof sub, "%s.kind", path);
         c->kind = cJSON_IsString(kind) ? signal_kind_parse(kind->valuestring) : -1;
         if (c->kind < 0) {
-            failf(p, sub, "must name a signal kind (rage_click, dead_click, error_click, "
-                          "form_errors, field_thrash, form_abandon, calculator_retry, long_dwell, "
-                          "u_turn, rapid_navigation, quick_back, scroll_thrash, js_error, "
-                          "video_rewatch, video_abandon)");
+            failf(p, sub,
+                  "must name a signal kind (rage_click, dead_click, error_click, "
+                  "form_errors, field_thrash, form_abandon, calculator_retry, long_dwell, "
+                  "u_turn, rapid_navigation, quick_back, scroll_thrash, js_error, "
+                  "video_rewatch, video_abandon)");
             goto bad;
         }
         const cJSON *score = cJSON_GetObjectItemCaseSensitive(v, "score_gte");
@@ -319,13 +320,17 @@ static bool duration(struct parse *p, const cJSON *v, const char *path, int64_t 
     if (!v || cJSON_IsNull(v))
         return true;
     int64_t ms;
-    if (cJSON_IsNumber(v) && v->valuedouble >= 0)
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0) {
+        /* Bounded before the conversion: a double beyond int64_t (1e300,
+         * Infinity from 1e999) has no int64_t value (undefined behaviour). */
+        if (v->valuedouble > (double)hi)
+            return failf(p, path, "must be between %lld ms and %lld ms", (long long)lo,
+                         (long long)hi);
         ms = (int64_t)v->valuedouble;
-    else if (!cJSON_IsString(v) || config_parse_duration_ms(v->valuestring, &ms))
+    } else if (!cJSON_IsString(v) || config_parse_duration_ms(v->valuestring, &ms))
         return failf(p, path, "must be a duration like \"30s\", \"10m\", \"2h\" (or ms)");
     if (ms < lo || ms > hi)
-        return failf(p, path, "must be between %lld ms and %lld ms", (long long)lo,
-                     (long long)hi);
+        return failf(p, path, "must be between %lld ms and %lld ms", (long long)lo, (long long)hi);
     *out = ms;
     return true;
 }
@@ -442,7 +447,8 @@ static bool parse_detectors(struct parse *p, const cJSON *d, struct detector_par
                 {SIG_FIELD_THRASH, "changes", 2, 50, &dp->thrash_changes, false, false},
                 {SIG_CALC_RETRY, "submits", 2, 20, &dp->calc_retry_submits, false, false},
                 {SIG_LONG_DWELL, "bound_ms", 1000, 3600000, &dp->long_dwell_ms, true, false},
-                {SIG_LONG_DWELL, "min_samples", 1, 100000, &dp->long_dwell_min_samples, false, false},
+                {SIG_LONG_DWELL, "min_samples", 1, 100000, &dp->long_dwell_min_samples, false,
+                 false},
                 {SIG_U_TURN, "within_ms", 500, 600000, &dp->u_turn_ms, true, false},
                 {SIG_RAPID_NAV, "pages", 2, 50, &dp->rapid_nav_pages, false, false},
                 {SIG_RAPID_NAV, "window_ms", 1000, 600000, &dp->rapid_nav_window_ms, true, false},
@@ -453,8 +459,8 @@ static bool parse_detectors(struct parse *p, const cJSON *d, struct detector_par
                 {SIG_VIDEO_ABANDON, "ratio", 0.01, 1, &dp->video_abandon_ratio, false, true},
                 {SIG_VIDEO_ABANDON, "min_watch_ms", 0, 600000, &dp->video_abandon_min_ms, true,
                  false},
-                {SIG_VIDEO_ABANDON, "min_duration_s", 1, 36000,
-                 &dp->video_abandon_min_duration_s, false, false},
+                {SIG_VIDEO_ABANDON, "min_duration_s", 1, 36000, &dp->video_abandon_min_duration_s,
+                 false, false},
             };
             bool known = false;
             for (size_t i = 0; i < ARRAY_LEN(opts); i++) {
@@ -555,9 +561,9 @@ struct project_settings *project_settings_parse(const char *json, int64_t projec
         failf(&p, "settings", "must be a JSON object");
         goto out;
     }
-    static const char *const known[] = {"rules",      "caps",        "holdout_pct",
-                                        "exclude_paths", "intervention_ttl", "webhook_url",
-                                        "goal",       "detectors"};
+    static const char *const known[] = {
+        "rules",       "caps", "holdout_pct", "exclude_paths", "intervention_ttl",
+        "webhook_url", "goal", "detectors"};
     const cJSON *m;
     cJSON_ArrayForEach(m, root)
     {
@@ -621,8 +627,8 @@ struct project_settings *project_settings_parse(const char *json, int64_t projec
     if (!duration(&p, cJSON_GetObjectItemCaseSensitive(root, "intervention_ttl"),
                   "intervention_ttl", 5000, 86400000LL, &ps->intervention_ttl_ms))
         goto out;
-    ps->webhook_url = opt_string(&p, cJSON_GetObjectItemCaseSensitive(root, "webhook_url"),
-                                 "webhook_url", 500);
+    ps->webhook_url =
+        opt_string(&p, cJSON_GetObjectItemCaseSensitive(root, "webhook_url"), "webhook_url", 500);
     if (p.failed)
         goto out;
     if (ps->webhook_url && !str_has_prefix(ps->webhook_url, "http://") &&
@@ -753,8 +759,8 @@ bool policy_path_excluded(const struct project_settings *ps, const char *path)
     return false;
 }
 
-char *policy_render(const char *tmpl, const struct session *s, const char *field,
-                    const char *form, enum signal_kind top)
+char *policy_render(const char *tmpl, const struct session *s, const char *field, const char *form,
+                    enum signal_kind top)
 {
     struct buf out = BUF_INIT;
     buf_puts(&out, "");

@@ -424,16 +424,20 @@ int ingest_batch_parse(struct ingest_batch *b, struct ingest_error *err)
      * every message it spoils the request. A body whose strings hold no byte
      * >= 0x80 is ASCII (the scan saw every byte), so valid as it is. */
     b->ascii = !(info.flags & JSON_SCAN_NON_ASCII);
-    size_t bad;
-    if (!b->ascii && !utf8_valid(s, n, &bad)) {
-        bool inside = false;
-        for (size_t k = 0; k < b->n_spans && !inside; k++)
-            inside = s + bad >= b->spans[k].p && s + bad < b->spans[k].p + b->spans[k].n;
-        if (!inside) {
+    /* utf8_valid() reports the first invalid byte only: after one inside a
+     * message, the check goes on from that message's end (spans are in text
+     * order, so the search for the next one resumes where this one ended). */
+    size_t from = 0, bad, k = 0;
+    while (!b->ascii && from < n && !utf8_valid(s + from, n - from, &bad)) {
+        bad += from;
+        while (k < b->n_spans && s + bad >= b->spans[k].p + b->spans[k].n)
+            k++;
+        if (k == b->n_spans || s + bad < b->spans[k].p) {
             ingest_error_set(err, 400, "invalid_utf8", "", (long)bad,
                              "invalid UTF-8 at byte %zu, outside any message", bad);
             return -1;
         }
+        from = (size_t)(b->spans[k].p + b->spans[k].n - s);
     }
     if (b->n_spans == 0 && b->req.batch) {
         /* An empty batch is valid and stores nothing. */

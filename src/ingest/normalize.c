@@ -621,8 +621,19 @@ static struct json_span handle_ip(struct ingest_batch *b, struct json_span msg,
         if (rc == 0)
             row->ip = arena_strdup(&b->arena, ip);
     }
-    if (!present(payload_ip) || mode == IP_MODE_FULL)
+    if (mode == IP_MODE_FULL)
         return msg;
+    /* The first member read is absent or null, but a later duplicate (of
+     * the object or of the key) may hold an address, and JSON readers that
+     * keep the last duplicate would read it: rewrite unless the text cannot
+     * hold one (no `"ip"` and no escape anywhere: one memmem in the common
+     * case). */
+    if (!present(payload_ip)) {
+        char quoted[16];
+        int qn = snprintf(quoted, sizeof quoted, "\"%s\"", ipkey);
+        if (!memmem(msg.p, msg.n, quoted, (size_t)qn) && !memchr(msg.p, '\\', msg.n))
+            return msg;
+    }
     /* The payload's own copy must not keep more than the column does. */
     char replacement[IP_TEXT_MAX + 2];
     if (row->ip && is_string(payload_ip))
@@ -632,7 +643,7 @@ static struct json_span handle_ip(struct ingest_batch *b, struct json_span msg,
     struct json_span out;
     if (rewrite_member(b, msg, ipobj, ipkey, replacement, &out))
         return out;
-    return msg; /* not reached: extract() found the member in this text */
+    return msg; /* no such member after all */
 }
 
 /* ------------------------------------------------------------------------ */

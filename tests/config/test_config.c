@@ -76,8 +76,12 @@ static void test_file_env_flag_precedence(void **state)
     assert_string_equal(c.listen, "127.0.0.1:9000");
     assert_int_equal(c.dedup_window_ms, 3600000);
     assert_true(c.demo);
-    char *env[] = {"PATH=/bin", "JOURNEY_LISTEN=127.0.0.1:9001", "JOURNEY_DEMO=false",
-                   "JOURNEY_CONFIG=/ignored", "JOURNEY_FAULT_COMMIT_FAILURES=1", NULL};
+    char *env[] = {"PATH=/bin",
+                   "JOURNEY_LISTEN=127.0.0.1:9001",
+                   "JOURNEY_DEMO=false",
+                   "JOURNEY_CONFIG=/ignored",
+                   "JOURNEY_FAULT_COMMIT_FAILURES=1",
+                   NULL};
     assert_int_equal(config_load_env(&c, env, &err), 0);
     assert_string_equal(c.listen, "127.0.0.1:9001");
     assert_false(c.demo);
@@ -109,6 +113,19 @@ static void test_errors_name_their_source(void **state)
     unlink(path);
     free(path);
 
+    /* fuzz C1: a NUL byte used to end the line early (a last line's rest ignored) */
+    {
+        char nul_path[] = "/tmp/journey-conf-XXXXXX";
+        int fd = mkstemp(nul_path);
+        assert_true(fd >= 0);
+        static const char text[] = "demo = true\0garbage";
+        assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+        close(fd);
+        assert_int_equal(config_load_file(&c, nul_path, &err), -1);
+        assert_non_null(strstr(err.text, ":1: a NUL byte in the line"));
+        unlink(nul_path);
+    }
+
     path = write_tmp("this line has no equals sign\n");
     assert_int_equal(config_load_file(&c, path, &err), -1);
     assert_non_null(strstr(err.text, ":1: expected 'name = value'"));
@@ -117,8 +134,8 @@ static void test_errors_name_their_source(void **state)
 
     char *env[] = {"JOURNEY_SYNCHRONOUS=sometimes", NULL};
     assert_int_equal(config_load_env(&c, env, &err), -1);
-    assert_string_equal(err.text,
-                        "JOURNEY_SYNCHRONOUS: synchronous: 'sometimes' is not one of off|normal|full");
+    assert_string_equal(
+        err.text, "JOURNEY_SYNCHRONOUS: synchronous: 'sometimes' is not one of off|normal|full");
     char *env2[] = {"JOURNEY_NOT_AN_OPTION=1", NULL};
     assert_int_equal(config_load_env(&c, env2, &err), -1);
     assert_string_equal(err.text, "JOURNEY_NOT_AN_OPTION: unknown option 'not_an_option'");

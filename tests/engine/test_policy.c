@@ -46,19 +46,28 @@ static void test_validation_errors(void **state)
          "rules[0].when.signal.kind: must name a signal kind"},
         {"{\"rules\":[{\"when\":{\"risk_gte\":50},\"action\":{\"type\":\"popup\"}}]}",
          "rules[0].action.type: 'popup' is not one of"},
-        {"{\"rules\":[{\"when\":{\"risk_gte\":50},\"action\":{\"type\":\"tooltip\",\"text\":\"hi\"}}]}",
+        {"{\"rules\":[{\"when\":{\"risk_gte\":50},\"action\":{\"type\":\"tooltip\",\"text\":\"hi\"}"
+         "}]}",
          "rules[0].action.selector: is required for a tooltip"},
         {"{\"rules\":[{\"when\":{\"any\":[]},\"action\":{\"type\":\"live_chat_offer\"}}]}",
          "rules[0].when.any: must be a non-empty array of conditions"},
         {"{\"rules\":[{\"when\":{\"moon\":\"full\"},\"action\":{\"type\":\"live_chat_offer\"}}]}",
          "rules[0].when.moon: unknown condition"},
-        {"{\"caps\":{\"session_interval\":\"ten minutes\"}}", "caps.session_interval: must be a duration"},
+        {"{\"caps\":{\"session_interval\":\"ten minutes\"}}",
+         "caps.session_interval: must be a duration"},
+        /* fuzz/regressions/settings: a number beyond int64_t was converted first (UB) */
+        {"{\"intervention_ttl\":1e300}", "intervention_ttl: must be between 5000 ms and"},
+        {"{\"caps\":{\"decline_cooldown\":1e999}}",
+         "caps.decline_cooldown: must be between 0 ms and"},
         {"{\"holdout_pct\":-1}", "holdout_pct: must be a number from 0 to 100"},
-        {"{\"exclude_paths\":[\"checkout\"]}", "exclude_paths: each pattern must be a string starting with /"},
+        {"{\"exclude_paths\":[\"checkout\"]}",
+         "exclude_paths: each pattern must be a string starting with /"},
         {"{\"webhook_url\":\"ftp://x\"}", "webhook_url: must be an http:// or https:// URL"},
         {"{\"goal\":{}}", "goal: needs an event or a path"},
-        {"{\"detectors\":{\"rage_click\":{\"clicks\":1}}}", "detectors.rage_click.clicks: must be a number from 2 to 20"},
-        {"{\"detectors\":{\"rage_click\":{\"speed\":1}}}", "detectors.rage_click.speed: unknown option"},
+        {"{\"detectors\":{\"rage_click\":{\"clicks\":1}}}",
+         "detectors.rage_click.clicks: must be a number from 2 to 20"},
+        {"{\"detectors\":{\"rage_click\":{\"speed\":1}}}",
+         "detectors.rage_click.speed: unknown option"},
         {"{\"detectors\":{\"telepathy\":{}}}", "detectors.telepathy: unknown detector"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -147,10 +156,11 @@ static void test_excluded_paths_and_templates(void **state)
     struct session *s = session_with(84);
     char *m = policy_render("Trouble with {{field|this page}} on {{page}} ({{signal}}, {{risk}}).",
                             s, "income", "loan", SIG_FORM_ERRORS);
-    assert_string_equal(m,
-                        "Trouble with the income field on /calculator.html (repeated form errors, 84).");
+    assert_string_equal(
+        m, "Trouble with the income field on /calculator.html (repeated form errors, 84).");
     free(m);
-    m = policy_render("Trouble with {{field|this page}}{{nothing}}.", s, NULL, NULL, SIG_KIND_COUNT);
+    m = policy_render("Trouble with {{field|this page}}{{nothing}}.", s, NULL, NULL,
+                      SIG_KIND_COUNT);
     assert_string_equal(m, "Trouble with this page.");
     free(m);
     session_free(s);
@@ -174,9 +184,12 @@ static void test_visitor_caps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_validation_errors),
-        cmocka_unit_test(test_matching),          cmocka_unit_test(test_default_rules),
-        cmocka_unit_test(test_excluded_paths_and_templates), cmocka_unit_test(test_visitor_caps),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_validation_errors),
+        cmocka_unit_test(test_matching),
+        cmocka_unit_test(test_default_rules),
+        cmocka_unit_test(test_excluded_paths_and_templates),
+        cmocka_unit_test(test_visitor_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

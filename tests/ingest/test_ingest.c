@@ -184,11 +184,13 @@ static void test_request_errors(void **state)
         {"{\"a\":1}\0{}", false, 400, "invalid_json"},
         {"", false, 400, "empty_body"},
         {"{\"k\xff\":1, \"batch\":[]}", true, 400, "invalid_utf8"},
+        /* fuzz B2: an invalid byte inside a message did hide a later one outside */
+        {"{\"batch\":[{\"type\":\"track\",\"event\":\"\xff\",\"userId\":\"u\"}],\"x\xff\":1}", true,
+         400, "invalid_utf8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct ingest_batch *b =
-            batch_for(f, cases[i].batch ? INGEST_TYPE_FROM_BODY : INGEST_TRACK, cases[i].batch,
-                      INGEST_FORMAT_SEGMENT);
+        struct ingest_batch *b = batch_for(f, cases[i].batch ? INGEST_TYPE_FROM_BODY : INGEST_TRACK,
+                                           cases[i].batch, INGEST_FORMAT_SEGMENT);
         struct ingest_error err = {0};
         size_t len = strlen(cases[i].body);
         if (i == 5)
@@ -254,8 +256,8 @@ static void test_message_rejects(void **state)
         {"{\"type\":\"track\",\"userId\":\"u\",\"event\":\"caf\xe9\"}", "invalid_utf8", "batch[0]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *body = xasprintf("{\"batch\":[%s,{\"type\":\"page\",\"anonymousId\":\"a\"}]}",
-                               cases[i].msg);
+        char *body =
+            xasprintf("{\"batch\":[%s,{\"type\":\"page\",\"anonymousId\":\"a\"}]}", cases[i].msg);
         struct ingest_batch *b = run(f, INGEST_TYPE_FROM_BODY, true, body, 0);
         if (b->n_rejects != 1 || strcmp(reject_code(b, 0), cases[i].code) != 0)
             fail_msg("case %zu (%s): got %zu rejects, first %s", i, cases[i].msg, b->n_rejects,
@@ -419,6 +421,37 @@ static void test_enrichment_and_ip_rewrite(void **state)
     ingest_batch_free(b);
 }
 
+/* fuzz B1: ip_mode holds for every duplicate of context.ip (and of context),
+ * also when the first one read is absent or null, in stored payloads and in
+ * dead letters alike. */
+static void test_ip_duplicates_never_kept(void **state)
+{
+    struct fixture *f = *state;
+    const char *stored[] = {
+        "{\"event\":\"E\",\"userId\":\"u\",\"context\":{},\"context\":{\"ip\":\"203.0.113.7\"}}",
+        "{\"event\":\"E\",\"userId\":\"u\",\"context\":{\"ip\":null,\"ip\":\"203.0.113.7\"}}",
+        "{\"event\":\"E\",\"userId\":\"u\",\"context\":null,\"context\":{\"ip\":\"203.0.113.7\"}}",
+        "{\"event\":\"E\",\"userId\":\"u\",\"context\":{\"ip\":\"203.0.113.9\",\"ip\":\"203.0.113."
+        "7\"}}",
+        "{\"event\":\"E\",\"userId\":\"u\",\"context\":{\"\\u0069p\":\"203.0.113.7\"}}",
+    };
+    for (size_t i = 0; i < sizeof stored / sizeof stored[0]; i++) {
+        struct ingest_batch *b = run(f, INGEST_TRACK, false, stored[i], 0);
+        assert_int_equal(b->n_msgs, 1);
+        if (strstr(b->msgs[0].row.payload, "203.0.113.7"))
+            fail_msg("case %zu: the raw IP is stored: %s", i, b->msgs[0].row.payload);
+        ingest_batch_free(b);
+    }
+    /* Quarantined ("context" is not an object), its raw copy rewritten too. */
+    struct ingest_batch *b = run(
+        f, INGEST_TRACK, false,
+        "{\"event\":\"E\",\"userId\":\"u\",\"context\":\"x\",\"context\":{\"ip\":\"203.0.113.7\"}}",
+        0);
+    assert_int_equal(b->n_dead, 1);
+    assert_null(memmem(b->dead[0].raw, b->dead[0].raw_len, "203.0.113.7", 11));
+    ingest_batch_free(b);
+}
+
 static void test_posthog_mapping(void **state)
 {
     struct fixture *f = *state;
@@ -520,6 +553,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_fields_and_numbers_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_skew, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enrichment_and_ip_rewrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ip_duplicates_never_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_posthog_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_dedups_and_sessions, setup, teardown),
     };
