@@ -6,6 +6,7 @@
 #   3. the web parts built (node web/build.mjs), their unit tests, and the browser tests
 #      (tests/e2e, real Chromium via playwright-core)
 #   4. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   5. the libFuzzer targets over their seeds and past findings (fuzz/, docs/fuzzing.md)
 #
 # Each suite's TAP output is kept in build/test-logs/. Exit status is non-zero if
 # anything failed or a suite could not run.
@@ -95,6 +96,25 @@ if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
 fi
 
 run_unit asan
+
+# 5. the fuzz targets over their committed seeds and every past finding (no
+#    mutation: seconds once built); one result per target.
+echo "== fuzz regressions (make -C fuzz smoke)"
+if ! make -s -C fuzz -j"$JOBS" >"$LOGDIR/build-fuzz.log" 2>&1; then
+    tail -40 "$LOGDIR/build-fuzz.log"
+    broken+=("build (fuzz)")
+else
+    for t in fuzz/fuzz_*.c; do
+        name=$(basename "$t" .c)
+        if make -s -C fuzz "smoke-$name" >"$LOGDIR/$name.log" 2>&1; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+            echo "   FAIL $name"
+            tail -20 "$LOGDIR/$name.log"
+        fi
+    done
+fi
 
 for b in "${broken[@]+"${broken[@]}"}"; do
     echo "suite did not complete: $b"
