@@ -171,17 +171,54 @@ static void view_add(struct ax_view *v, const struct vev *e)
     v->dirty = true;
 }
 
+/* A JSON number's value. The tracker's positions ("12.345") take the exact
+ * fast path: at most 15 significant digits and no exponent, so the digits
+ * as an integer and the power of ten are both exact doubles and one
+ * division rounds correctly (the result strtod would give). Anything else
+ * goes to strtod. */
+static double number_value(struct json_span v)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = 0;
+    bool neg = i < v.n && v.p[i] == '-';
+    i += neg;
+    uint64_t m = 0;
+    int digits = 0, frac = -1;
+    for (; i < v.n; i++) {
+        char c = v.p[i];
+        if (c >= '0' && c <= '9') {
+            m = m * 10 + (uint64_t)(c - '0');
+            digits++;
+            if (frac >= 0)
+                frac++;
+        } else if (c == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            break;
+        }
+    }
+    if (i == v.n && digits > 0 && digits <= 15 && frac != 0) {
+        double x = (double)m / pow10[frac > 0 ? frac : 0];
+        return neg ? -x : x;
+    }
+    char tmp[40];
+    size_t n = v.n < sizeof tmp - 1 ? v.n : sizeof tmp - 1;
+    memcpy(tmp, v.p, n);
+    tmp[n] = '\0';
+    return strtod(tmp, NULL);
+}
+
 void video_event(struct analytics *a, struct ax_project *p, const char *name, const char *payload,
-                 size_t payload_len, int64_t ts, uint32_t session, uint32_t visitor,
-                 uint32_t path)
+                 size_t payload_len, int64_t ts, uint32_t session, uint32_t visitor, uint32_t path)
 {
     (void)a;
     static const struct {
         const char *name;
         enum vkind kind;
-    } kinds[] = {{"$video_play", V_PLAY},       {"$video_pause", V_PAUSE},
-                 {"$video_seeked", V_SEEKED},   {"$video_ratechange", V_RATE},
-                 {"$video_ended", V_ENDED},     {"$video_heartbeat", V_HEARTBEAT}};
+    } kinds[] = {{"$video_play", V_PLAY},     {"$video_pause", V_PAUSE},
+                 {"$video_seeked", V_SEEKED}, {"$video_ratechange", V_RATE},
+                 {"$video_ended", V_ENDED},   {"$video_heartbeat", V_HEARTBEAT}};
     int kind = -1;
     for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
         if (!strcmp(name, kinds[i].name))
@@ -209,13 +246,10 @@ void video_event(struct analytics *a, struct ax_project *p, const char *name, co
         } else if (val.p[0] == '-' || (val.p[0] >= '0' && val.p[0] <= '9')) {
             for (int i = 0; i < 5; i++) {
                 if (k.n == strlen(num_keys[i]) && !memcmp(k.p, num_keys[i], k.n)) {
-                    char tmp[40];
-                    size_t m = val.n < sizeof tmp - 1 ? val.n : sizeof tmp - 1;
-                    memcpy(tmp, val.p, m);
-                    tmp[m] = '\0';
-                    double x = strtod(tmp, NULL);
+                    double x = number_value(val);
                     if (isfinite(x))
                         num[i] = x;
+                    break;
                 }
             }
         }
@@ -506,8 +540,10 @@ static void view_compute(struct ax_view *v, float duration)
         float **dst;
         uint32_t *n;
         uint32_t div;
-    } parts[] = {{&m.iv, &r->iv, &r->n_iv, 2},         {&m.pause, &r->pause, &r->n_pause, 1},
-                 {&m.fwd, &r->fwd, &r->n_fwd, 2},      {&m.back, &r->back, &r->n_back, 2},
+    } parts[] = {{&m.iv, &r->iv, &r->n_iv, 2},
+                 {&m.pause, &r->pause, &r->n_pause, 1},
+                 {&m.fwd, &r->fwd, &r->n_fwd, 2},
+                 {&m.back, &r->back, &r->n_back, 2},
                  {&m.rates, &r->rates, &r->n_rates, 2}};
     for (size_t i = 0; i < ARRAY_LEN(parts); i++) {
         *parts[i].dst = o;
@@ -951,8 +987,8 @@ int report_video(struct analytics *a, int64_t project_id, const char *video_id,
             for (int k = best + 1; k <= best + W && k < S; k++)
                 if (watched[k - 1] - watched[k] > watched[at - 1] - watched[at])
                     at = k;
-            moments[n_moments++] = (struct moment){"dip", best, best + W + 1, at,
-                                                   (double)drops[best] / (double)views};
+            moments[n_moments++] =
+                (struct moment){"dip", best, best + W + 1, at, (double)drops[best] / (double)views};
             s = e + 1;
         }
         int n_dips = n_moments - dips_start;
@@ -972,9 +1008,8 @@ int report_video(struct analytics *a, int64_t project_id, const char *video_id,
     /* Conversion by how much was watched: sessions with a page view of the
      * video's pages, their best view's share. */
     struct conv_ctx cc = {p, xcalloc(p->session_ids.n + 1, 1)};
-    struct store_session_query sq = {.project_id = project_id,
-                                     .from = f.from - 86400000,
-                                     .to = f.to + 86400000};
+    struct store_session_query sq = {
+        .project_id = project_id, .from = f.from - 86400000, .to = f.to + 86400000};
     if (store_sessions(a->store, &sq, conv_row, &cc) < 0) {
         report_fail(err, 503, "store_unavailable", "", "cannot read sessions now");
         pthread_rwlock_unlock(&a->lock);
@@ -1040,8 +1075,7 @@ int report_video(struct analytics *a, int64_t project_id, const char *video_id,
         for (int s = 0; s < S; s++) {
             if (s)
                 buf_putc(out, ',');
-            json_double(out, views ? round((double)watched[s] / (double)views * 10000) / 10000
-                                   : 0);
+            json_double(out, views ? round((double)watched[s] / (double)views * 10000) / 10000 : 0);
         }
         buf_puts(out, "],\"relative\":[");
         for (int s = 0; s < S; s++) {
@@ -1158,8 +1192,8 @@ free_all:
 /* The views of a video, newest first, each with its intervals: what the
  * state machine made of the events (tests, debugging, exports). */
 int report_video_views(struct analytics *a, int64_t project_id, const char *video_id,
-                       const struct report_params *params, enum report_format fmt,
-                       struct buf *out, struct report_error *err)
+                       const struct report_params *params, enum report_format fmt, struct buf *out,
+                       struct report_error *err)
 {
     int64_t limit;
     if (param_int(params, "limit", 100, 1, 100000, &limit, err))
@@ -1223,8 +1257,10 @@ int report_video_views(struct analytics *a, int64_t project_id, const char *vide
         struct {
             const char *name;
             double v;
-        } nums[] = {{"unique_seconds", r->unique_s}, {"media_seconds", r->media_s},
-                    {"wall_seconds", r->wall_s},     {"furthest", r->furthest},
+        } nums[] = {{"unique_seconds", r->unique_s},
+                    {"media_seconds", r->media_s},
+                    {"wall_seconds", r->wall_s},
+                    {"furthest", r->furthest},
                     {"left_at", r->left_at}};
         for (size_t k = 0; k < ARRAY_LEN(nums); k++) {
             buf_printf(out, ",\"%s\":", nums[k].name);

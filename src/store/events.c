@@ -68,8 +68,8 @@ static int64_t first_id_since(sqlite3 *db, int64_t since_ms)
 {
     sqlite3_stmt *st;
     int64_t lo = 0, hi = 0;
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events", -1,
+                           &st, NULL) != SQLITE_OK)
         return 1;
     if (sqlite3_step(st) == SQLITE_ROW) {
         lo = sqlite3_column_int64(st, 0);
@@ -103,6 +103,12 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
+/* A time column that may be NULL (-1, as store_event has it). */
+static int64_t col_time(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
 int store_scan_events_since(struct store *s, int64_t since_ms,
                             int (*fn)(const struct store_event *e, int64_t id, void *ctx),
                             void *ctx)
@@ -116,7 +122,8 @@ int store_scan_events_since(struct store *s, int64_t since_ms,
     if (sqlite3_prepare_v2(db,
                            "SELECT id, project_id, message_id, type, event, user_id, anonymous_id,"
                            " session_id, timestamp, received_at, path, payload, device_class,"
-                           " browser, os FROM events WHERE id >= ?1 AND received_at >= ?2"
+                           " browser, os, original_timestamp, sent_at FROM events"
+                           " WHERE id >= ?1 AND received_at >= ?2"
                            " ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK) {
         store_reader_release(s, db);
@@ -135,7 +142,10 @@ int store_scan_events_since(struct store *s, int64_t since_ms,
         e.anonymous_id = col_text(st, 6);
         e.session_id = col_text(st, 7);
         e.timestamp = sqlite3_column_int64(st, 8);
-        e.original_timestamp = e.sent_at = -1;
+        /* the browser's own clock: the engine orders a session's events by it
+         * live, so a rebuilt session must see the same times */
+        e.original_timestamp = col_time(st, 15);
+        e.sent_at = col_time(st, 16);
         e.received_at = sqlite3_column_int64(st, 9);
         e.path = col_text(st, 10);
         e.payload = col_text(st, 11);
@@ -158,9 +168,8 @@ int64_t store_count_events(struct store *s, int64_t project_id)
     sqlite3 *db = store_reader_acquire(s);
     if (!db)
         return -EIO;
-    sqlite3_stmt *st = store_reader_stmt(
-        s, db,
-        "SELECT count(*) FROM events WHERE ?1 = 0 OR project_id = ?1");
+    sqlite3_stmt *st =
+        store_reader_stmt(s, db, "SELECT count(*) FROM events WHERE ?1 = 0 OR project_id = ?1");
     int64_t n = -EIO;
     if (st) {
         sqlite3_bind_int64(st, 1, project_id);
@@ -189,7 +198,8 @@ int store_scan_ended_sessions(struct store *s, int64_t project_id, int64_t ended
             db,
             "SELECT e.id, e.project_id, e.message_id, e.type, e.event, e.user_id, e.anonymous_id,"
             " e.session_id, e.timestamp, e.received_at, e.path, e.device_class, e.browser, e.os,"
-            " e.payload FROM events e JOIN (SELECT session_id AS sid, min(timestamp) AS start,"
+            " e.payload, e.original_timestamp, e.sent_at FROM events e JOIN"
+            " (SELECT session_id AS sid, min(timestamp) AS start,"
             " max(timestamp) AS last FROM events WHERE project_id = ?1 AND session_id IS NOT NULL"
             " GROUP BY session_id) s ON e.session_id = s.sid"
             " WHERE e.project_id = ?1 AND s.last < ?2"
@@ -214,7 +224,8 @@ int store_scan_ended_sessions(struct store *s, int64_t project_id, int64_t ended
         e.session_id = col_text(st, 7);
         e.timestamp = sqlite3_column_int64(st, 8);
         e.received_at = sqlite3_column_int64(st, 9);
-        e.original_timestamp = e.sent_at = -1;
+        e.original_timestamp = col_time(st, 15); /* as online (see above) */
+        e.sent_at = col_time(st, 16);
         e.path = col_text(st, 10);
         e.device_class = col_text(st, 11);
         e.browser = col_text(st, 12);

@@ -30,8 +30,11 @@
  *                   from WAL_RESTART_FRAMES on: ask for one more pass, and
  *                   once it has finished, complete the checkpoint itself
  *                   between two commits (only the frames written during that
- *                   pass are left to copy: a few ms), so that the next commit
- *                   restarts the WAL
+ *                   pass are left to copy: a few ms; if that pass left more
+ *                   than WAL_TAIL_MAX_FRAMES, as a slow pass under a high
+ *                   write rate does, ask for another pass first), so that
+ *                   the next commit restarts the WAL; a completion that
+ *                   takes over 50 ms is logged ("slow checkpoint")
  *                   past WAL_FORCE_FRAMES (the checkpointer has fallen
  *                   behind): copy the backlog itself, waiting for a running
  *                   pass if need be, so ingest slows down instead of the WAL
@@ -84,6 +87,12 @@
  * WAL_FORCE_STEP_FRAMES, and ingest slows down instead of the WAL growing. */
 #define WAL_FORCE_FRAMES 16384
 #define WAL_FORCE_STEP_FRAMES 2048
+/* The writer completes a restart only when the checkpointer's last pass
+ * left at most this many frames (~4 MB) for it to copy: at a high write rate
+ * a pass that took long leaves a long tail, and copying it (and the database
+ * fsync after it) would hold every commit up meanwhile. A longer tail gets
+ * another pass instead. */
+#define WAL_TAIL_MAX_FRAMES 1024
 /* How long a forced checkpoint waits at most for a pass of the checkpointer. */
 #define WAL_FORCE_WAIT_MS 2000
 
@@ -94,6 +103,7 @@ struct wal_watch {
     atomic_int frames;      /* frames in the WAL after the last commit (wal hook) */
     atomic_uint commits;    /* commits seen by the wal hook */
     atomic_bool tail_ready; /* a checkpointer pass over a long WAL has finished */
+    atomic_int ckpt_done;   /* frames of the WAL copied by the checkpointer's last pass */
     bool kick;              /* under s->lock: the writer asks for a pass now */
     int kicked_at;          /* writer only: frames when it last woke the checkpointer */
     bool restart_asked;     /* writer only: the pass before a restart was asked for */
@@ -358,6 +368,7 @@ static void after_group(struct wal_watch *w)
     int frames = atomic_load_explicit(&w->frames, memory_order_relaxed);
     if (frames < w->kicked_at || frames < w->forced_at) {
         w->kicked_at = w->forced_at = 0; /* the WAL restarted */
+        atomic_store(&w->ckpt_done, 0);
         w->restart_asked = false;
     }
     if (frames < WAL_RESTART_FRAMES) {
@@ -376,6 +387,10 @@ static void after_group(struct wal_watch *w)
             w->restart_asked = true;
             kick_checkpointer(w, frames);
         }
+        return;
+    }
+    if (!force && frames - atomic_load(&w->ckpt_done) > WAL_TAIL_MAX_FRAMES) {
+        kick_checkpointer(w, frames); /* the tail is long: one more pass first */
         return;
     }
     /* The checkpointer copied everything up to the start of its last pass;
@@ -397,6 +412,13 @@ static void after_group(struct wal_watch *w)
     bool complete = rc == SQLITE_OK && log > 0 && done == log;
     if (complete)
         metric_add(m_ckpt_tails, 1);
+    double ms = (double)(mono_ns() - t0) / 1e6;
+    if (ms > 50) {
+        char extra[120];
+        snprintf(extra, sizeof extra, "\"ms\":%.1f,\"frames\":%d,\"forced\":%s", ms, log,
+                 force ? "true" : "false");
+        log_write(LOG_LEVEL_WARN, "store", NULL, extra, "slow checkpoint on the writer");
+    }
     pthread_mutex_lock(&s->lock);
     if (!complete)
         w->restart_asked = false;
@@ -438,6 +460,8 @@ static void *checkpoint_main(void *arg)
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
         if (rc == SQLITE_OK && log > 0)
             metric_add(m_ckpt_passes, 1);
+        if (rc == SQLITE_OK)
+            atomic_store(&w->ckpt_done, done);
         if (rc == SQLITE_OK && frames >= WAL_RESTART_FRAMES)
             atomic_store(&w->tail_ready, true);
         /* Idle for a whole interval, everything copied: give the file back.
