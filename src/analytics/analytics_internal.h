@@ -69,6 +69,9 @@ struct ax_visitor {
 };
 
 struct ax_project {
+    /* the visitor and session of the last event applied: consecutive events
+     * mostly share them, and then skip two dictionary lookups */
+    uint32_t last_vid, last_sid;
     int64_t id;
     struct ax_event *events;
     size_t n_events, cap_events;
@@ -101,7 +104,7 @@ struct ax_pending {
     int64_t project_id, row, ts, received_at;
     size_t payload_len;
     uint8_t type;
-    bool block; /* the first of an allocation holding the pendings after it */
+    bool block;       /* the first of an allocation holding the pendings after it */
     size_t block_cap; /* with block: the allocation's size */
     const char *name, *visitor, *session, *path, *device, *browser, *os, *payload;
     char data[];
@@ -156,8 +159,8 @@ uint32_t ax_prop(const struct ax_project *p, uint32_t props, uint32_t key);
 /* The live counts of a project, store-backed and in-memory: from the cache
  * the analytics thread refreshes every second (computed here the first
  * time), so kpis/live never waits on SQL or on the column store's lock. */
-int live_counts(struct analytics *a, int64_t project_id, int64_t now,
-                struct store_live_counts *out, struct live_memory *mem);
+int live_counts(struct analytics *a, int64_t project_id, int64_t now, struct store_live_counts *out,
+                struct live_memory *mem);
 void live_refresh(struct analytics *a, bool force);
 
 /* A session is active while its last event was received within this. */
@@ -175,8 +178,8 @@ const cJSON *param_json(const struct report_params *p, const char *name, cJSON *
 /* from / to; defaults: the last 7 days. */
 int param_range(const struct report_params *p, int64_t *from, int64_t *to,
                 struct report_error *err);
-int param_int(const struct report_params *p, const char *name, int64_t def, int64_t lo,
-              int64_t hi, int64_t *out, struct report_error *err);
+int param_int(const struct report_params *p, const char *name, int64_t def, int64_t lo, int64_t hi,
+              int64_t *out, struct report_error *err);
 /* Parses a time: ISO date / date-time, "now", "-7d" relative to now. */
 int parse_time_param(const char *s, int64_t now, int64_t *out);
 int parse_duration_param(const char *s, int64_t *out);
@@ -200,8 +203,7 @@ bool segment_has_session_id(struct analytics *a, const struct segment *sg, struc
 /* ---- video views (video.c); the analytics thread, write lock held ---------------- */
 
 void video_event(struct analytics *a, struct ax_project *p, const char *name, const char *payload,
-                 size_t payload_len, int64_t ts, uint32_t session, uint32_t visitor,
-                 uint32_t path);
+                 size_t payload_len, int64_t ts, uint32_t session, uint32_t visitor, uint32_t path);
 void video_visibility(struct ax_project *p, uint32_t session, int64_t ts, bool hidden);
 /* A page view or page leave of the session: its open views end at ts. */
 void video_page_boundary(struct ax_project *p, uint32_t session, int64_t ts);

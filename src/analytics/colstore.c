@@ -253,8 +253,15 @@ static void apply(struct analytics *a, const struct ax_pending *e)
     struct ax_project *p = project_get(a, e->project_id);
     if (!e->visitor || !e->session)
         return;
-    uint32_t vid = strdict_intern(&p->visitor_ids, e->visitor, strlen(e->visitor));
-    uint32_t sid = strdict_intern(&p->session_ids, e->session, strlen(e->session));
+    uint32_t vid = p->last_vid, sid = p->last_sid;
+    const char *last_s = strdict_get(&p->session_ids, sid);
+    const char *last_v = strdict_get(&p->visitor_ids, vid);
+    if (!last_s || !last_v || strcmp(last_s, e->session) != 0 || strcmp(last_v, e->visitor) != 0) {
+        vid = strdict_intern(&p->visitor_ids, e->visitor, strlen(e->visitor));
+        sid = strdict_intern(&p->session_ids, e->session, strlen(e->session));
+        p->last_vid = vid;
+        p->last_sid = sid;
+    }
     reserve((void **)&p->visitors, &p->cap_visitors, vid + 1, sizeof *p->visitors);
     reserve((void **)&p->sessions, &p->cap_sessions, sid + 1, sizeof *p->sessions);
     reserve((void **)&p->events, &p->cap_events, p->n_events + 1, sizeof *p->events);
@@ -334,8 +341,9 @@ static void apply(struct analytics *a, const struct ax_pending *e)
         if ((e->type == AX_PAGE || e->type == AX_SCREEN) && !s->entry_path) {
             s->entry_path = ev->path;
             char ref[1024], url[2048];
-            const char *cls = engine_referrer_class(string_member(props, "referrer", ref, sizeof ref),
-                                                    string_member(props, "url", url, sizeof url));
+            const char *cls =
+                engine_referrer_class(string_member(props, "referrer", ref, sizeof ref),
+                                      string_member(props, "url", url, sizeof url));
             s->referrer = (uint8_t)strdict_intern(&a->small, cls, strlen(cls));
         }
     }
@@ -396,11 +404,12 @@ struct pending_plan {
 static void plan_pending(const struct store_event *r, struct pending_plan *pl)
 {
     enum ax_type type = type_of(r->type);
-    const char *name = type == AX_PAGE     ? "$pageview"
-                       : type == AX_SCREEN ? "$screen"
+    const char *name = type == AX_PAGE       ? "$pageview"
+                       : type == AX_SCREEN   ? "$screen"
                        : type == AX_IDENTIFY ? "$identify"
-                       : r->event          ? r->event
-                       : r->type ? r->type : "?";
+                       : r->event            ? r->event
+                       : r->type             ? r->type
+                                             : "?";
     /* Properties are kept for custom events and page views; of autocapture's
      * own events ($click ...) only video and visibility (for video views). */
     bool keep_payload = type == AX_PAGE || type == AX_SCREEN || type == AX_IDENTIFY ||
@@ -408,14 +417,18 @@ static void plan_pending(const struct store_event *r, struct pending_plan *pl)
                          (r->event[0] != '$' || !strncmp(r->event, "$video_", 7) ||
                           !strcmp(r->event, "$visibility")));
     const char *visitor = r->anonymous_id ? r->anonymous_id : r->user_id;
-    const char *strs[8] = {name,         visitor,    r->session_id, r->path,
-                           r->device_class, r->browser, r->os, keep_payload ? r->payload : NULL};
+    const char *strs[8] = {name,
+                           visitor,
+                           r->session_id,
+                           r->path,
+                           r->device_class,
+                           r->browser,
+                           r->os,
+                           keep_payload ? r->payload : NULL};
     size_t need = sizeof(struct ax_pending);
     for (int i = 0; i < 8; i++) {
         pl->strs[i] = strs[i];
-        pl->lens[i] = !strs[i]                     ? 0
-                      : i == 7 && r->payload_len ? r->payload_len
-                                                 : strlen(strs[i]);
+        pl->lens[i] = !strs[i] ? 0 : i == 7 && r->payload_len ? r->payload_len : strlen(strs[i]);
         need += strs[i] ? pl->lens[i] + 1 : 0;
     }
     pl->bytes = (need + 7) & ~(size_t)7;
@@ -428,8 +441,8 @@ static struct ax_pending *fill_pending(void *mem, const struct store_event *r, i
     struct ax_pending *e = mem;
     memset(e, 0, sizeof *e);
     char *o = e->data;
-    const char **dst[] = {&e->name, &e->visitor, &e->session, &e->path,
-                          &e->device, &e->browser, &e->os, &e->payload};
+    const char **dst[] = {&e->name,   &e->visitor, &e->session, &e->path,
+                          &e->device, &e->browser, &e->os,      &e->payload};
     for (int i = 0; i < 8; i++) {
         if (!pl->strs[i])
             continue;
@@ -624,8 +637,8 @@ void live_refresh(struct analytics *a, bool force)
     }
 }
 
-int live_counts(struct analytics *a, int64_t project_id, int64_t now,
-                struct store_live_counts *out, struct live_memory *mem)
+int live_counts(struct analytics *a, int64_t project_id, int64_t now, struct store_live_counts *out,
+                struct live_memory *mem)
 {
     pthread_mutex_lock(&a->live_lock);
     for (int i = 0; i < a->n_live; i++) {
@@ -785,8 +798,8 @@ struct analytics *analytics_new(const struct analytics_config *cfg, struct store
                      gauge_events, a);
     metrics_gauge_fn("journey_analytics_visitors", "Visitors in the analytics column store", NULL,
                      gauge_visitors, a);
-    metrics_gauge_fn("journey_analytics_bytes", "Memory held by the analytics column store",
-                     NULL, gauge_bytes, a);
+    metrics_gauge_fn("journey_analytics_bytes", "Memory held by the analytics column store", NULL,
+                     gauge_bytes, a);
     return a;
 }
 

@@ -99,6 +99,12 @@ struct ax_videos {
     size_t n_views, cap_views;
     uint32_t *open_by_session; /* first open view + 1 */
     size_t cap_open;
+    /* The last video_id as sent (its JSON string, quotes included) and its
+     * index: consecutive events nearly always name the same video, and then
+     * need no decoding or dictionary lookup. */
+    char last_raw[64];
+    size_t last_raw_n;
+    uint32_t last_vid;
 };
 
 static void grow(void **arr, size_t *cap, size_t need, size_t size)
@@ -220,7 +226,7 @@ void video_event(struct analytics *a, struct ax_project *p, const char *name, co
                  {"$video_seeked", V_SEEKED}, {"$video_ratechange", V_RATE},
                  {"$video_ended", V_ENDED},   {"$video_heartbeat", V_HEARTBEAT}};
     int kind = -1;
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+    for (size_t i = 0; i < ARRAY_LEN(kinds) && kind < 0; i++)
         if (!strcmp(name, kinds[i].name))
             kind = (int)kinds[i].kind;
     if (kind < 0 || !payload)
@@ -255,14 +261,28 @@ void video_event(struct analytics *a, struct ax_project *p, const char *name, co
         }
     }
     char idbuf[520];
-    if (!idv.p || idv.p[0] != '"' || idv.n > sizeof idbuf || json_decode_string(idv, idbuf) <= 0)
+    if (!idv.p || idv.p[0] != '"' || idv.n > sizeof idbuf)
         return;
     struct ax_videos *vs = videos_of(p);
-    uint32_t vid = strdict_intern(&vs->ids, idbuf, strlen(idbuf));
-    grow((void **)&vs->videos, &vs->cap_videos, vid + 1, sizeof *vs->videos);
+    uint32_t vid;
+    if (vs->last_raw_n && idv.n == vs->last_raw_n && !memcmp(idv.p, vs->last_raw, idv.n)) {
+        vid = vs->last_vid;
+    } else {
+        if (json_decode_string(idv, idbuf) <= 0)
+            return;
+        vid = strdict_intern(&vs->ids, idbuf, strlen(idbuf));
+        grow((void **)&vs->videos, &vs->cap_videos, vid + 1, sizeof *vs->videos);
+        if (!vs->videos[vid].id)
+            vs->videos[vid].id = xstrdup(idbuf);
+        vs->last_raw_n = 0;
+        if (idv.n <= sizeof vs->last_raw) {
+            memcpy(vs->last_raw, idv.p, idv.n);
+            vs->last_raw_n = idv.n;
+            vs->last_vid = vid;
+        }
+    }
     struct ax_video *video = &vs->videos[vid];
-    if (!video->id) {
-        video->id = xstrdup(idbuf);
+    if (!video->title && !video->src && !video->n_views) {
         video->title = decode_or_null(title, 200);
         video->src = decode_or_null(src, 500);
     }
