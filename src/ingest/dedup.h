@@ -8,10 +8,13 @@
  * would do this in the database, but a random-key B-tree on the per-event
  * path costs most of the ingest throughput, so the window lives in memory:
  *
- *   table: open addressing, linear probing, 16-byte keys (XXH3-128 of the
+ *   table: 256 shards by the key's top byte, each open addressing with linear
+ *          probing, grown on its own (no resize touches more than 1/256 of
+ *          the keys), 16-byte keys (XXH3-128 of the
  *          message id seeded with the project id; collisions are ~2^-64 per
  *          pair), backward-shift deletion, grown at 50% load.
- *   ring:  the keys in insertion order with their time, so expiry pops from
+ *   ring:  the keys in insertion order with their time, in fixed blocks
+ *          (never copied), so expiry pops from
  *          the head: O(1) amortised per message, no scans.
  *
  * About 45 bytes per remembered message. Not thread-safe: the ingest

@@ -74,6 +74,34 @@ static void test_max_entries_evicts_oldest(void **state)
     dedup_free(d);
 }
 
+/* At the max_entries bound every insert first evicts the oldest key, whose
+ * deletion shifts members of probe runs: the key being added must still be
+ * put where a lookup finds it (recent ids stay duplicates), across shard
+ * growth, ring blocks emptied and freed, and an emptied ring used again. */
+static void test_eviction_keeps_recent_findable(void **state)
+{
+    (void)state;
+    struct dedup *d = dedup_new(24 * HOUR, 5000);
+    char id[32];
+    for (int i = 0; i < 200000; i++) {
+        snprintf(id, sizeof id, "e%d", i);
+        assert_false(dedup_check_and_add(d, key(3, id), 1000 + i));
+        if (i >= 100) {
+            snprintf(id, sizeof id, "e%d", i - 100);
+            if (!dedup_check_and_add(d, key(3, id), 1000 + i))
+                fail_msg("e%d forgotten after %d inserts", i - 100, i + 1);
+        }
+    }
+    assert_int_equal(dedup_size(d), 5000);
+    int64_t later = 1000 + 200000 + 24 * HOUR + 1;
+    dedup_expire(d, later);
+    assert_int_equal(dedup_size(d), 0);
+    assert_false(dedup_check_and_add(d, key(3, "again"), later + 1));
+    assert_true(dedup_check_and_add(d, key(3, "again"), later + 2));
+    assert_true(dedup_memory_bytes(d) > 0);
+    dedup_free(d);
+}
+
 static void test_disabled(void **state)
 {
     (void)state;
@@ -122,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_remove_and_growth),
         cmocka_unit_test(test_max_entries_evicts_oldest),
+        cmocka_unit_test(test_eviction_keeps_recent_findable),
         cmocka_unit_test(test_disabled),
         cmocka_unit_test(test_sessions),
     };
