@@ -73,7 +73,8 @@ struct ax_project {
      * mostly share them, and then skip two dictionary lookups */
     uint32_t last_vid, last_sid;
     int64_t id;
-    struct ax_event *events;
+    struct ax_event *events; /* columns in a reserved mapping once large: reserve_big() */
+    bool events_mapped, sessions_mapped, visitors_mapped, props_mapped;
     size_t n_events, cap_events;
     struct ax_session *sessions; /* by session id (dict id) */
     size_t cap_sessions;
