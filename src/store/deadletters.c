@@ -84,8 +84,7 @@ int store_dead_letters(struct store *s, const struct store_dead_letter_query *q,
         d.raw = sqlite3_column_blob(st, 10);
         d.raw_len = (size_t)sqlite3_column_bytes(st, 10);
         d.replay_count = sqlite3_column_int64(st, 11);
-        d.replayed_at =
-            sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12);
+        d.replayed_at = store_col_time(st, 12);
         if (fn(&d, ctx))
             break;
     }

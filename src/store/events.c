@@ -103,12 +103,6 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
-/* A time column that may be NULL (-1, as store_event has it). */
-static int64_t col_time(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
-}
-
 int store_scan_events_since(struct store *s, int64_t since_ms,
                             int (*fn)(const struct store_event *e, int64_t id, void *ctx),
                             void *ctx)
@@ -144,8 +138,8 @@ int store_scan_events_since(struct store *s, int64_t since_ms,
         e.timestamp = sqlite3_column_int64(st, 8);
         /* the browser's own clock: the engine orders a session's events by it
          * live, so a rebuilt session must see the same times */
-        e.original_timestamp = col_time(st, 15);
-        e.sent_at = col_time(st, 16);
+        e.original_timestamp = store_col_time(st, 15);
+        e.sent_at = store_col_time(st, 16);
         e.received_at = sqlite3_column_int64(st, 9);
         e.path = col_text(st, 10);
         e.payload = col_text(st, 11);
@@ -224,8 +218,8 @@ int store_scan_ended_sessions(struct store *s, int64_t project_id, int64_t ended
         e.session_id = col_text(st, 7);
         e.timestamp = sqlite3_column_int64(st, 8);
         e.received_at = sqlite3_column_int64(st, 9);
-        e.original_timestamp = col_time(st, 15); /* as online (see above) */
-        e.sent_at = col_time(st, 16);
+        e.original_timestamp = store_col_time(st, 15); /* as online (see above) */
+        e.sent_at = store_col_time(st, 16);
         e.path = col_text(st, 10);
         e.device_class = col_text(st, 11);
         e.browser = col_text(st, 12);

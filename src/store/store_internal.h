@@ -78,4 +78,10 @@ int store_migrate(sqlite3 *db, char *err, size_t errlen);
 int store_writer_start(struct store *s);
 void store_writer_stop(struct store *s);
 
+/* A time column that may be NULL, as the structs keep it: -1 for NULL. */
+static inline int64_t store_col_time(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
 #endif
