@@ -12,24 +12,39 @@
 #include <xxhash.h>
 
 struct visitor {
-    uint64_t key;      /* XXH3-64 of the visitor id seeded with the project; 0 = empty */
-    int64_t start_ms;  /* first event of the current session */
-    int64_t last_ms;   /* latest event of the current session */
+    uint64_t key;     /* XXH3-64 of the visitor id seeded with the project; 0 = empty */
+    int64_t start_ms; /* first event of the current session */
+    int64_t last_ms;  /* latest event of the current session */
+};
+
+/* SHARDS tables chosen by the key's top bits, each grown and swept of idle
+ * visitors on its own (a sweep when that shard is next touched a minute
+ * after its last one): no single rebuild walks every visitor on the
+ * writer thread, which at a million visitors would hold commits up. */
+#define SHARDS 256
+#define SHARD_MIN 16
+#define SWEEP_EVERY_MS 60000
+
+struct shard {
+    struct visitor *slots;
+    size_t cap, count;
+    int64_t last_sweep_ms;
 };
 
 struct sessionizer {
     int64_t timeout_ms;
-    struct visitor *slots;
-    size_t cap, count;
-    int64_t last_sweep_ms;
+    struct shard shards[SHARDS];
+    size_t count;
 };
 
 struct sessionizer *sessionizer_new(int64_t timeout_ms)
 {
     struct sessionizer *s = xcalloc(1, sizeof *s);
     s->timeout_ms = timeout_ms > 0 ? timeout_ms : 30 * 60 * 1000;
-    s->cap = 1024;
-    s->slots = xcalloc(s->cap, sizeof *s->slots);
+    for (int i = 0; i < SHARDS; i++) {
+        s->shards[i].cap = SHARD_MIN;
+        s->shards[i].slots = xcalloc(SHARD_MIN, sizeof *s->shards[i].slots);
+    }
     return s;
 }
 
@@ -37,7 +52,8 @@ void sessionizer_free(struct sessionizer *s)
 {
     if (!s)
         return;
-    free(s->slots);
+    for (int i = 0; i < SHARDS; i++)
+        free(s->shards[i].slots);
     free(s);
 }
 
@@ -47,28 +63,30 @@ static uint64_t visitor_key(int64_t project_id, const char *v, size_t n)
     return k ? k : 1;
 }
 
-static struct visitor *slot(struct sessionizer *s, uint64_t key)
+static struct visitor *slot(struct shard *t, uint64_t key)
 {
-    size_t i = (size_t)key & (s->cap - 1);
-    while (s->slots[i].key && s->slots[i].key != key)
-        i = (i + 1) & (s->cap - 1);
-    return &s->slots[i];
+    size_t i = (size_t)key & (t->cap - 1);
+    while (t->slots[i].key && t->slots[i].key != key)
+        i = (i + 1) & (t->cap - 1);
+    return &t->slots[i];
 }
 
-/* Rebuilds the table keeping visitors seen within the timeout. */
-static void rehash(struct sessionizer *s, size_t new_cap, int64_t keep_after_ms)
+/* Rebuilds one shard keeping visitors seen within the timeout. */
+static void rehash(struct sessionizer *s, struct shard *t, size_t new_cap, int64_t keep_after_ms)
 {
-    struct visitor *old = s->slots;
-    size_t old_cap = s->cap;
-    s->cap = new_cap;
-    s->slots = xcalloc(new_cap, sizeof *s->slots);
-    s->count = 0;
+    struct visitor *old = t->slots;
+    size_t old_cap = t->cap;
+    t->cap = new_cap;
+    t->slots = xcalloc(new_cap, sizeof *t->slots);
+    s->count -= t->count;
+    t->count = 0;
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i].key && old[i].last_ms >= keep_after_ms) {
-            *slot(s, old[i].key) = old[i];
-            s->count++;
+            *slot(t, old[i].key) = old[i];
+            t->count++;
         }
     }
+    s->count += t->count;
     free(old);
 }
 
@@ -91,16 +109,21 @@ static void format_id(int64_t start_ms, uint64_t key, char out[SESSION_ID_MAX])
 
 static struct visitor *upsert(struct sessionizer *s, uint64_t key, int64_t now_ms)
 {
-    if (now_ms - s->last_sweep_ms > 60000) {
-        rehash(s, s->cap, now_ms - 2 * s->timeout_ms);
-        s->last_sweep_ms = now_ms;
+    struct shard *t = &s->shards[key >> 56];
+    if (now_ms - t->last_sweep_ms > SWEEP_EVERY_MS) {
+        size_t cap = t->cap;
+        while (cap > SHARD_MIN && t->count * 8 < cap) /* shrink after a busy hour */
+            cap /= 2;
+        rehash(s, t, cap, now_ms - 2 * s->timeout_ms);
+        t->last_sweep_ms = now_ms;
     }
-    if ((s->count + 1) * 2 > s->cap)
-        rehash(s, s->cap * 2, INT64_MIN);
-    struct visitor *v = slot(s, key);
+    if ((t->count + 1) * 2 > t->cap)
+        rehash(s, t, t->cap * 2, INT64_MIN);
+    struct visitor *v = slot(t, key);
     if (!v->key) {
         v->key = key;
         v->start_ms = v->last_ms = INT64_MIN;
+        t->count++;
         s->count++;
     }
     return v;
@@ -145,8 +168,8 @@ static int64_t parse_start(const char *id)
     return v;
 }
 
-void sessionize_restore(struct sessionizer *s, int64_t project_id, const char *visitor,
-                        size_t len, const char *session_id, int64_t ts_ms)
+void sessionize_restore(struct sessionizer *s, int64_t project_id, const char *visitor, size_t len,
+                        const char *session_id, int64_t ts_ms)
 {
     int64_t start = parse_start(session_id);
     if (start == INT64_MIN)

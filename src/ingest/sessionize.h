@@ -11,8 +11,10 @@
  * (sessionize_restore).
  *
  * The state is one small entry per visitor seen within the timeout (24
- * bytes + table overhead). Not thread-safe: used on the store's writer
- * thread only, where messages are seen in commit order.
+ * bytes + table overhead), in 256 shards grown and swept of idle visitors
+ * one at a time, so no rebuild walks every visitor at once. Not thread-safe:
+ * used on the store's writer thread only, where messages are seen in commit
+ * order.
  */
 #ifndef JOURNEY_INGEST_SESSIONIZE_H
 #define JOURNEY_INGEST_SESSIONIZE_H

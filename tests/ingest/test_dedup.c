@@ -111,6 +111,35 @@ static void test_disabled(void **state)
     dedup_free(d);
 }
 
+/* Many visitors: the shards grow, every visitor keeps its session; an hour
+ * later the idle ones are swept as their shards are touched again. */
+static void test_sessions_many_visitors_swept(void **state)
+{
+    (void)state;
+    struct sessionizer *s = sessionizer_new(30 * 60 * 1000);
+    int64_t t = 1795485853528LL;
+    char id[32], first[SESSION_ID_MAX], again[SESSION_ID_MAX];
+    for (int i = 0; i < 100000; i++) {
+        snprintf(id, sizeof id, "v%d", i);
+        sessionize(s, 1, id, strlen(id), t, t, first);
+    }
+    assert_int_equal(sessionizer_size(s), 100000);
+    for (int i = 0; i < 100000; i += 997) {
+        snprintf(id, sizeof id, "v%d", i);
+        sessionize(s, 1, id, strlen(id), t, t, first);
+        sessionize(s, 1, id, strlen(id), t + 60000, t + 60000, again);
+        assert_string_equal(first, again);
+    }
+    int64_t later = t + 2 * 3600 * 1000;
+    for (int i = 0; i < 10000; i++) {
+        snprintf(id, sizeof id, "w%d", i);
+        sessionize(s, 1, id, strlen(id), later, later, first);
+    }
+    assert_true(sessionizer_size(s) <= 10000 + 100); /* the 100,000 idle ones swept */
+    assert_true(sessionizer_size(s) >= 10000);
+    sessionizer_free(s);
+}
+
 static void test_sessions(void **state)
 {
     (void)state;
@@ -153,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_eviction_keeps_recent_findable),
         cmocka_unit_test(test_disabled),
         cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_sessions_many_visitors_swept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
