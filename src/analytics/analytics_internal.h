@@ -124,6 +124,7 @@ struct analytics {
     uint64_t submitted, applied; /* under qlock / for analytics_sync */
     pthread_cond_t applied_cond;
     int64_t loaded_max_row; /* events up to this id came from the history scan */
+    int64_t pruned_at;      /* analytics thread: the last prune_active() (ms) */
     atomic_bool ready;
     atomic_uint_fast64_t dropped;
     /* applied blocks kept for reuse (under qlock): no mmap / page-zeroing churn */

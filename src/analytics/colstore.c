@@ -418,7 +418,15 @@ static void apply(struct analytics *a, const struct ax_pending *e)
  * Under the write lock. */
 static void prune_active(struct analytics *a)
 {
-    int64_t cutoff = now_ms() - ACTIVE_MS;
+    /* The list only bounds what the live count walks (which checks each
+     * entry's time itself), so once a second is enough: pruning after every
+     * applied batch walked every session active in the last 5 minutes per
+     * commit (4% of the server's CPU under single-message load). */
+    int64_t now = now_ms();
+    if (now - a->pruned_at < 1000)
+        return;
+    a->pruned_at = now;
+    int64_t cutoff = now - ACTIVE_MS;
     for (int i = 0; i < a->n_projects; i++) {
         struct ax_project *p = a->projects[i];
         size_t k = 0;
