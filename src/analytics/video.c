@@ -844,9 +844,12 @@ static int conv_row(const struct store_session *r, void *arg)
     return 0;
 }
 
-int report_video(struct analytics *a, int64_t project_id, const char *video_id,
-                 const struct report_params *params, enum report_format fmt, struct buf *out,
-                 struct report_error *err)
+/* The video of a per-video report, its views brought up to date, with the
+ * analytics write lock held (the caller unlocks); NULL with the lock
+ * released and err set if there is no such video or the filter is bad. */
+static struct ax_video *video_locked(struct analytics *a, int64_t project_id, const char *video_id,
+                                     const struct report_params *params, struct ax_project **pp,
+                                     struct vfilter *f, struct report_error *err)
 {
     pthread_rwlock_wrlock(&a->lock);
     struct ax_project *p = ax_project_find(a, project_id);
@@ -854,15 +857,29 @@ int report_video(struct analytics *a, int64_t project_id, const char *video_id,
     uint32_t vid = vs ? strdict_find(&vs->ids, video_id) : 0;
     if (!vid) {
         pthread_rwlock_unlock(&a->lock);
-        return report_fail(err, 404, "not_found", "id", "no video %.100s", video_id);
+        report_fail(err, 404, "not_found", "id", "no video %.100s", video_id);
+        return NULL;
     }
-    struct vfilter f;
-    if (filter_parse(a, p, project_id, params, &f, err)) {
+    if (filter_parse(a, p, project_id, params, f, err)) {
         pthread_rwlock_unlock(&a->lock);
-        return -1;
+        return NULL;
     }
     struct ax_video *video = &vs->videos[vid];
     video_refresh(vs, video);
+    *pp = p;
+    return video;
+}
+
+int report_video(struct analytics *a, int64_t project_id, const char *video_id,
+                 const struct report_params *params, enum report_format fmt, struct buf *out,
+                 struct report_error *err)
+{
+    struct ax_project *p;
+    struct vfilter f;
+    struct ax_video *video = video_locked(a, project_id, video_id, params, &p, &f, err);
+    if (!video)
+        return -1;
+    struct ax_videos *vs = p->videos;
     struct vsummary sum;
     uint8_t *seen = xcalloc(p->visitor_ids.n + 1, 1);
     summarize(p, video, &f, &sum, seen);
@@ -1218,21 +1235,12 @@ int report_video_views(struct analytics *a, int64_t project_id, const char *vide
     int64_t limit;
     if (param_int(params, "limit", 100, 1, 100000, &limit, err))
         return -1;
-    pthread_rwlock_wrlock(&a->lock);
-    struct ax_project *p = ax_project_find(a, project_id);
-    struct ax_videos *vs = p ? p->videos : NULL;
-    uint32_t vid = vs ? strdict_find(&vs->ids, video_id) : 0;
-    if (!vid) {
-        pthread_rwlock_unlock(&a->lock);
-        return report_fail(err, 404, "not_found", "id", "no video %.100s", video_id);
-    }
+    struct ax_project *p;
     struct vfilter f;
-    if (filter_parse(a, p, project_id, params, &f, err)) {
-        pthread_rwlock_unlock(&a->lock);
+    struct ax_video *video = video_locked(a, project_id, video_id, params, &p, &f, err);
+    if (!video)
         return -1;
-    }
-    struct ax_video *video = &vs->videos[vid];
-    video_refresh(vs, video);
+    struct ax_videos *vs = p->videos;
     if (fmt == REPORT_CSV)
         buf_puts(out, "session_id,visitor,started_at,unique_seconds,media_seconds,wall_seconds,"
                       "furthest,left_at,completed,quartiles,plays,pauses,forward_seeks,"

@@ -330,38 +330,6 @@ static int iter_step(struct json_iter *it)
     return 1;
 }
 
-int json_iter_member(struct json_iter *it, struct json_span *key, struct json_span *val,
-                     struct json_scan_info *info)
-{
-    int r = iter_step(it);
-    if (r <= 0)
-        return r;
-    if (it->i >= it->n || it->s[it->i] != '"')
-        return -1;
-    size_t start = it->i;
-    bool esc = false;
-    unsigned f = 0;
-    if (skip_string(it->s, it->n, &it->i, &f, &esc))
-        return -1;
-    key->p = it->s + start + 1;
-    key->n = it->i - start - 2;
-    if (esc)
-        f |= JSON_SCAN_KEY_ESCAPED;
-    if (info)
-        info->flags |= f;
-    skip_ws(it->s, it->n, &it->i);
-    if (it->i >= it->n || it->s[it->i] != ':')
-        return -1;
-    it->i++;
-    skip_ws(it->s, it->n, &it->i);
-    start = it->i;
-    if (json_skip_value(it->s, it->n, &it->i, info))
-        return -1;
-    val->p = it->s + start;
-    val->n = it->i - start;
-    return 1;
-}
-
 int json_iter_next_key(struct json_iter *it, struct json_span *key, struct json_scan_info *info)
 {
     int r = iter_step(it);
@@ -398,17 +366,17 @@ int json_iter_value(struct json_iter *it, struct json_span *val, struct json_sca
     return 1;
 }
 
+int json_iter_member(struct json_iter *it, struct json_span *key, struct json_span *val,
+                     struct json_scan_info *info)
+{
+    int r = json_iter_next_key(it, key, info);
+    return r <= 0 ? r : json_iter_value(it, val, info);
+}
+
 int json_iter_elem(struct json_iter *it, struct json_span *val, struct json_scan_info *info)
 {
     int r = iter_step(it);
-    if (r <= 0)
-        return r;
-    size_t start = it->i;
-    if (json_skip_value(it->s, it->n, &it->i, info))
-        return -1;
-    val->p = it->s + start;
-    val->n = it->i - start;
-    return 1;
+    return r <= 0 ? r : json_iter_value(it, val, info);
 }
 
 int json_object_find(const char *s, size_t n, const char *key, struct json_span *val)
