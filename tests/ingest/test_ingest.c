@@ -17,48 +17,19 @@
 
 #define RECEIVED 1795600000000LL /* 2026-11-25T09:46:40.000Z */
 
-struct fixture {
-    char *dir;
-    struct store *store;
-    struct ingest *ig;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = test_tmpdir();
-    struct store_options so;
-    store_options_defaults(&so);
-    so.data_dir = f->dir;
-    so.synchronous = 0;
-    char err[256];
-    if (store_open(&f->store, &so, err, sizeof err))
-        return -1;
-    struct ingest_config ic = {
-        .max_message_bytes = 32 * 1024,
-        .max_request_bytes = 500 * 1024,
-        .max_batch_messages = 2500,
-        .dedup_window_ms = 24LL * 3600 * 1000,
-        .dedup_max_entries = 1000000,
-        .session_timeout_ms = 30 * 60 * 1000,
-        .ip_mode = IP_MODE_ANONYMIZE,
-    };
-    f->ig = ingest_new(f->store, &ic);
-    *state = f;
-    return 0;
+    *state = test_env_open(0, 0, 1);
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    ingest_free(f->ig);
-    store_close(f->store);
-    test_rmdir(f->dir);
-    free(f);
+    test_env_close(*state);
     return 0;
 }
 
-static struct ingest_batch *batch_for(struct fixture *f, enum ingest_type type, bool batch,
+static struct ingest_batch *batch_for(struct test_env *f, enum ingest_type type, bool batch,
                                       enum ingest_format format)
 {
     struct ingest_request req = {
@@ -75,7 +46,7 @@ static struct ingest_batch *batch_for(struct fixture *f, enum ingest_type type, 
 }
 
 /* Decodes, parses and normalises body; asserts the request-level outcome. */
-static struct ingest_batch *run(struct fixture *f, enum ingest_type type, bool batch,
+static struct ingest_batch *run(struct test_env *f, enum ingest_type type, bool batch,
                                 const char *body, int want_status)
 {
     struct ingest_batch *b = batch_for(f, type, batch, INGEST_FORMAT_SEGMENT);
@@ -117,7 +88,7 @@ static size_t gzip(const char *in, size_t n, unsigned char *out, size_t cap)
 
 static void test_decode_gzip_by_header_and_magic(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     const char *body = "{\"batch\":[{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\"}]}";
     unsigned char gz[512];
     size_t n = gzip(body, strlen(body), gz, sizeof gz);
@@ -147,7 +118,7 @@ static void test_decode_gzip_by_header_and_magic(void **state)
 
 static void test_decode_gzip_bomb_capped(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     size_t big = 50u << 20; /* 50 MB of zeros compress to ~50 KB */
     char *zeros = calloc(1, big);
     size_t cap = big / 500 + 1024;
@@ -169,7 +140,7 @@ static void test_decode_gzip_bomb_capped(void **state)
 
 static void test_request_errors(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     struct {
         const char *body;
         bool batch;
@@ -207,7 +178,7 @@ static void test_request_errors(void **state)
 
 static void test_too_many_messages(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     struct buf body = BUF_INIT;
     buf_puts(&body, "{\"batch\":[");
     for (int i = 0; i < 2501; i++)
@@ -222,7 +193,7 @@ static void test_too_many_messages(void **state)
 
 static void test_message_rejects(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     struct {
         const char *msg;
         const char *code;
@@ -273,7 +244,7 @@ static void test_message_rejects(void **state)
 
 static void test_size_and_depth_limits(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     /* 40 KB message beside a small one: the big one is quarantined only. */
     struct buf body = BUF_INIT;
     buf_puts(&body, "{\"batch\":[{\"type\":\"track\",\"event\":\"Huge\",\"userId\":\"u\","
@@ -311,7 +282,7 @@ static void test_size_and_depth_limits(void **state)
 
 static void test_unknown_fields_and_numbers_kept(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     const char *msg = "{\"type\":\"track\",\"event\":\"E\",\"userId\":42,\"messageId\":\"m-1\","
                       "\"properties\":{\"big\":12345678901234567890,\"huge\":1e400},"
                       "\"myOwnField\":{\"x\":[1,2]}}";
@@ -330,7 +301,7 @@ static void test_unknown_fields_and_numbers_kept(void **state)
 
 static void test_clock_skew(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     /* The client clock is 1 hour behind; the message waited 3 s in its queue.
      * timestamp = receivedAt - (sentAt - originalTimestamp) = RECEIVED - 3 s. */
     const char *skewed = "{\"type\":\"track\",\"event\":\"E\",\"anonymousId\":\"a\","
@@ -393,7 +364,7 @@ static void test_clock_skew(void **state)
 
 static void test_enrichment_and_ip_rewrite(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     const char *msg =
         "{\"type\":\"page\",\"anonymousId\":\"a\",\"properties\":{\"url\":"
         "\"https://shop.example/pricing?x=1#top\"},\"context\":{\"ip\":\"203.0.113.77\","
@@ -426,7 +397,7 @@ static void test_enrichment_and_ip_rewrite(void **state)
  * dead letters alike. */
 static void test_ip_duplicates_never_kept(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     const char *stored[] = {
         "{\"event\":\"E\",\"userId\":\"u\",\"context\":{},\"context\":{\"ip\":\"203.0.113.7\"}}",
         "{\"event\":\"E\",\"userId\":\"u\",\"context\":{\"ip\":null,\"ip\":\"203.0.113.7\"}}",
@@ -454,7 +425,7 @@ static void test_ip_duplicates_never_kept(void **state)
 
 static void test_posthog_mapping(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     const char *body =
         "{\"api_key\":\"phc_KEY\",\"sent_at\":\"2026-11-25T09:46:40.000Z\",\"batch\":["
         "{\"event\":\"$pageview\",\"uuid\":\"u-1\",\"distinct_id\":\"dev-1\","
@@ -504,7 +475,7 @@ static void done_cb(struct ingest_batch *b, int rc, void *arg)
 
 static void test_commit_dedups_and_sessions(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     const char *body = "{\"batch\":[{\"type\":\"track\",\"event\":\"A\",\"anonymousId\":\"v1\","
                        "\"messageId\":\"dup-1\"},{\"type\":\"track\",\"event\":\"B\","
                        "\"anonymousId\":\"v1\",\"messageId\":\"dup-2\"},{\"type\":\"track\"}]}";

@@ -23,40 +23,14 @@
 
 #define RECEIVED 1795600000000LL
 
-struct fixture {
-    char *dir;
-    struct store *store;
-    struct ingest *ig;
-};
-
 static int open_fixture(void **state, int commit_delay_ms)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = test_tmpdir();
-    struct store_options so;
-    store_options_defaults(&so);
-    so.data_dir = f->dir;
-    so.synchronous = 0;
     char delay[16];
     snprintf(delay, sizeof delay, "%d", commit_delay_ms);
     setenv("JOURNEY_FAULT_COMMIT_DELAY_MS", delay, 1); /* read when the writer starts */
-    char err[256];
-    int rc = store_open(&f->store, &so, err, sizeof err);
+    *state = test_env_open(0, 0, 1);
     unsetenv("JOURNEY_FAULT_COMMIT_DELAY_MS");
-    if (rc)
-        return -1;
-    struct ingest_config ic = {
-        .max_message_bytes = 32 * 1024,
-        .max_request_bytes = 500 * 1024,
-        .max_batch_messages = 2500,
-        .dedup_window_ms = 24LL * 3600 * 1000,
-        .dedup_max_entries = 1000000,
-        .session_timeout_ms = 30 * 60 * 1000,
-        .ip_mode = IP_MODE_ANONYMIZE,
-    };
-    f->ig = ingest_new(f->store, &ic);
-    *state = f;
-    return 0;
+    return *state ? 0 : -1;
 }
 
 static int setup(void **state)
@@ -71,15 +45,11 @@ static int setup_slow_commits(void **state)
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    ingest_free(f->ig);
-    store_close(f->store);
-    test_rmdir(f->dir);
-    free(f);
+    test_env_close(*state);
     return 0;
 }
 
-static struct ingest_batch *new_batch(struct fixture *f, bool batch, const char *encoding)
+static struct ingest_batch *new_batch(struct test_env *f, bool batch, const char *encoding)
 {
     struct ingest_request req = {
         .format = INGEST_FORMAT_SEGMENT,
@@ -95,7 +65,7 @@ static struct ingest_batch *new_batch(struct fixture *f, bool batch, const char 
     return ingest_batch_new(f->ig, &req);
 }
 
-static struct ingest_batch *run(struct fixture *f, bool batch, const char *body)
+static struct ingest_batch *run(struct test_env *f, bool batch, const char *body)
 {
     struct ingest_batch *b = new_batch(f, batch, NULL);
     struct ingest_error err = {0};
@@ -107,7 +77,7 @@ static struct ingest_batch *run(struct fixture *f, bool batch, const char *body)
 
 static void test_escaped_and_repeated_keys(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     /* "\u0075serId" is userId; of two "event" members the first counts (as
      * cJSON's lookup did); the escaped "\u0063ontext" is searched too. */
     struct ingest_batch *b =
@@ -131,7 +101,7 @@ static void test_escaped_and_repeated_keys(void **state)
 
 static void test_invalid_surrogate_is_invalid_json(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     struct ingest_batch *b =
         run(f, true,
             "{\"batch\":[{\"type\":\"track\",\"event\":\"\\ud800\",\"userId\":\"u\"},"
@@ -145,7 +115,7 @@ static void test_invalid_surrogate_is_invalid_json(void **state)
 
 static void test_ip_rewrite_keeps_the_text(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     /* The key is spelled with an escape and numbers carry every digit: only
      * the address changes in the stored payload. */
     const char *msg = "{\"type\":\"track\",\"event\":\"e\",\"userId\":\"u\",\"n\":1.50,"
@@ -165,7 +135,7 @@ static void test_ip_rewrite_keeps_the_text(void **state)
 
 static void test_body_taken_and_write_key_late(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     const char *text =
         "{\"type\":\"track\",\"event\":\"e\",\"userId\":\"u\",\"writeKey\":\"w\\u0041\"}";
     struct buf body = BUF_INIT;
@@ -252,7 +222,7 @@ static void done_cb(struct ingest_batch *b, int rc, void *arg)
 
 static void test_hooks_once_per_group(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     struct hook_log log = {0};
     ingest_add_commit_hook(f->ig, count_hook, &log);
     enum { N = 6 };

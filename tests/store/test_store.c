@@ -15,32 +15,15 @@
 #include <string.h>
 #include <time.h>
 
-struct fixture {
-    char *dir;
-    struct store *store;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = test_tmpdir();
-    struct store_options so;
-    store_options_defaults(&so);
-    so.data_dir = f->dir;
-    so.synchronous = 1;
-    char err[256];
-    if (store_open(&f->store, &so, err, sizeof err))
-        return -1;
-    *state = f;
-    return 0;
+    *state = test_env_open(1, 0, 0);
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    store_close(f->store);
-    test_rmdir(f->dir);
-    free(f);
+    test_env_close(*state);
     return 0;
 }
 
@@ -112,7 +95,7 @@ static void wait_done(struct test_job *jobs, int n)
 
 static void test_group_commit_isolates_a_bad_job(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     struct test_job jobs[50];
     for (int i = 0; i < 50; i++) {
         init_job(&jobs[i], 1, i == 17 ? -EINVAL : 0);
@@ -194,7 +177,7 @@ static void test_commit_failure_rolls_back(void **state)
 
 static void test_projects(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     struct store_project p, q;
     char secret[80];
     assert_int_equal(store_project_create(f->store, "Shop", &p, secret, sizeof secret), 0);
@@ -233,14 +216,18 @@ static int count_cb(const struct store_dead_letter *d, void *ctx)
 static int dl_apply(struct store_tx *tx, void *ctx)
 {
     (void)ctx;
-    struct store_dead_letter d = {.project_id = 1, .received_at = 5, .kind = "request",
-                                  .reason = "invalid_json", .raw = "{x\xff", .raw_len = 3};
+    struct store_dead_letter d = {.project_id = 1,
+                                  .received_at = 5,
+                                  .kind = "request",
+                                  .reason = "invalid_json",
+                                  .raw = "{x\xff",
+                                  .raw_len = 3};
     return store_tx_insert_dead_letter(tx, &d) > 0 ? 0 : -EIO;
 }
 
 static void test_dead_letters(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     assert_int_equal(store_write_sync(f->store, dl_apply, NULL, NULL), 0);
     assert_int_equal(store_write_sync(f->store, dl_apply, NULL, NULL), 0);
     int n = 0;

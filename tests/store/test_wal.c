@@ -18,33 +18,15 @@
 #include <sys/stat.h>
 #include <time.h>
 
-struct fixture {
-    char *dir;
-    struct store *store;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = test_tmpdir();
-    struct store_options so;
-    store_options_defaults(&so);
-    so.data_dir = f->dir;
-    so.synchronous = 0;
-    so.checkpoint_interval_ms = 50;
-    char err[256];
-    if (store_open(&f->store, &so, err, sizeof err))
-        return -1;
-    *state = f;
-    return 0;
+    *state = test_env_open(0, 50, 0);
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    store_close(f->store);
-    test_rmdir(f->dir);
-    free(f);
+    test_env_close(*state);
     return 0;
 }
 
@@ -79,7 +61,7 @@ static long long file_size(const char *path)
 
 static void test_wal_restarts_instead_of_growing(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     memset(payload, 'x', sizeof payload);
     char wal[4096];
     snprintf(wal, sizeof wal, "%s-wal", store_path(f->store));
@@ -113,7 +95,7 @@ static void *write_in_thread(void *p)
 
 static void test_writer_waits_for_a_held_lock(void **state)
 {
-    struct fixture *f = *state;
+    struct test_env *f = *state;
     sqlite3 *other;
     assert_int_equal(sqlite3_open(store_path(f->store), &other), SQLITE_OK);
     assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
